@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { exportClipTable, importClipTable } from "../src/store/clip-tables.js";
+import { exportClipTable, importClipTable, losslessFixed } from "../src/store/clip-tables.js";
 import { deleteDataset } from "../src/store/datasets.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -33,6 +33,20 @@ function faults(read: () => unknown): string[] {
   }
   throw new Error("no InvalidError");
 }
+
+describe("losslessFixed", () => {
+  it("writes Raven's places where they read back as the double, else the shortest form's digits, never an exponent", () => {
+    expect([2.5, 0.1 + 0.2, 1.0000000001, 1.5e-7, 5e-324, -2.5e-10, 1e21, 123456789.0000001].map((v) => losslessFixed(v, 9))).toEqual([
+      "2.500000000", "0.30000000000000004", "1.0000000001", "0.000000150", `0.${"0".repeat(323)}5`, "-0.00000000025", "1000000000000000000000", "123456789.000000104",
+    ]);
+    const rand = random(20261207);
+    for (let i = 0; i < 10_000; i++) {
+      const v = i % 2 ? rand() * 10 ** Math.floor(rand() * 30 - 20) : rand() * 3600;
+      const text = losslessFixed(v, 9);
+      expect([Number(text), /e/i.test(text)], text).toEqual([v, false]);
+    }
+  });
+});
 
 describe("readTable", () => {
   it("reads a Raven table: one selection per Selection (its rows per View merged, the spectrogram's frequencies), annotation columns as tags, measurements left", async () => {
@@ -484,10 +498,11 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await app.inject({ url: `/v1/clips/${other.id}` })).json()).toMatchObject({ low_freq: null, high_freq: null, features: [{ name: "rms_dbfs", value: -12.5 }] });
   });
 
-  it("writes times with Raven's fixed decimals (no exponent, no binary tail), refuses a Channel tag that is no channel, caps the feature columns and refuses a feature no value has", async () => {
+  it("writes times with Raven's fixed decimals (no exponent; more places only where 9 would read back as another double), refuses a Channel tag that is no channel, caps the feature columns and refuses a feature no value has", async () => {
     const tiny = await post("/v1/clips", { recording_id: ids.fmt, start_time: 1e-7, end_time: 0.30000000000000004 });
     const body = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` })).body;
-    expect(body.split("\n")[1].split("\t").slice(3, 5)).toEqual(["0.000000100", "0.300000000"]);
+    // 0.300000000 reads back as 0.3, another double than the clip's end.
+    expect(body.split("\n")[1].split("\t").slice(3, 5)).toEqual(["0.000000100", "0.30000000000000004"]);
     expect((await importText(`recording_id=${ids.fmt}`, body)).json()).toMatchObject({ created: 0, existing: 1 });
     const names = Array.from({ length: 101 }, (_, i) => `f${i}`).join(",");
     const many = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=${names}` });
@@ -711,6 +726,42 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
         expect(res.json(), `${times} ${format}, TE ${te}`).toMatchObject({ created: 0, existing: 400, tags_added: 0 });
       }
       expect(await clipsOf(recording)).toHaveLength(400);
+    }
+  });
+
+  it("writes each time and bound losslessly (9 or 3 decimals where those read back as the double, else its shortest form, never an exponent): a clip 5e-324 s long and one of 0.3 ns export and re-import as themselves", async () => {
+    await writeSineWav(join(dir.path, "lossless.wav"), 8000, 10);
+    await writeSineWav(join(dir.path, "lossless-te.wav"), 8000, 40);
+    const plain = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "lossless.wav" })).id;
+    const expanded = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "lossless-te.wav" })).id;
+    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${expanded}`, payload: { time_expansion: 10 }, headers })).statusCode).toBe(200);
+    // 9 decimals wrote these times 0.000000000 / 0.000000000 and 1.000000000 / 1.000000000, 3 the
+    // bounds 1000.000 / 1000.000: the import refused the whole table (End Time must be after Begin Time).
+    const clips = [
+      { start_time: 0, end_time: 5e-324 },
+      { start_time: 1.0000000001, end_time: 1.0000000004 },
+      { start_time: 2.5, end_time: 3, low_freq: 1000.0001, high_freq: 1000.0003 },
+    ];
+    for (const recording of [plain, expanded]) {
+      for (const c of clips) await post("/v1/clips", { recording_id: recording, ...c });
+    }
+    const exported = await app.inject({ url: `/v1/clips/export?recording_id=${plain}&format=csv` });
+    const cells = exported.body.trim().split("\r\n").slice(1).map((l) => l.split(",").slice(3, 9));
+    expect(cells).toEqual([
+      ["0.000000000", `0.${"0".repeat(323)}5`, "", "", "lossless.wav", "0.000000000"],
+      ["1.0000000001", "1.0000000004", "", "", "lossless.wav", "1.0000000001"],
+      ["2.500000000", "3.000000000", "1000.0001", "1000.0003", "lossless.wav", "2.500000000"],
+    ]);
+    expect(cells.map((r) => r.slice(0, 4).map((v) => (v === "" ? null : Number(v))))).toEqual(clips.map((c) => [c.start_time, c.end_time, c.low_freq ?? null, c.high_freq ?? null]));
+    for (const recording of [plain, expanded]) {
+      for (const [times, format] of [["real", "raven"], ["real", "csv"], ["file", "raven"], ["file", "csv"]] as const) {
+        const table = await app.inject({ url: `/v1/clips/export?recording_id=${recording}&times=${times}&format=${format}` });
+        expect(table.statusCode, table.body).toBe(200);
+        const res = await importText(`recording_id=${recording}&times=${times}`, table.body, format === "csv" ? "text/csv" : "text/plain");
+        expect(res.statusCode, `${times} ${format}: ${res.body}`).toBe(200);
+        expect(res.json(), `${times} ${format}`).toMatchObject({ created: 0, existing: 3, tags_added: 0 });
+      }
+      expect(await clipsOf(recording)).toHaveLength(3);
     }
   });
 

@@ -160,7 +160,11 @@ describe("GET /v1/clips", () => {
     expect(await refused(`dataset_id=${datasets.A}&sort=end_time&order=desc&limit=3&offset=3&cursor=${cursor}`)).toEqual([["offset", "must be 0 with a cursor: the cursor says where the page begins"]]);
     expect((await refused(`cursor=${"x".repeat(1000)}`))[0][0]).toBe("cursor");
     const get = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/clips"].get;
-    expect(get.parameters.find((p: { name: string }) => p.name === "cursor").description).toMatch(/^A page's next_cursor, given with the rest of that page's query unchanged/);
+    expect(get.parameters.find((p: { name: string }) => p.name === "cursor").description).toMatch(/^A page's next_cursor, given with that page's filters, state, own_state, sort and order unchanged \(limit may change\)/);
+    // The notes listing has no sort or order: its cursor's description names what it has.
+    const notes = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/notes"].get;
+    expect(notes.parameters.find((p: { name: string }) => p.name === "cursor").description).toMatch(/^A page's next_cursor, given with that page's filters and state unchanged/);
+    expect(notes.responses["200"].content["application/json"].schema.properties.next_cursor.description).toMatch(/^Where the next page begins \(give it as cursor, with the same filters and state; limit may change\)/);
     expect(get.responses["200"].content["application/json"].schema.properties.next_cursor.description).toMatch(/^Where the next page begins .*; null when no clip follows this page$/);
   });
 });

@@ -98,8 +98,8 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     // Frames 0.1 s apart (centred at 0, 0.1 s, …): none in [0.001, 0.002). The text said `hop_size` and `window_size` to a user who typed --hop-size and --window-size.
     const refused = await onData(["jobs", "submit", "--clips", clip, "--window-size", "0.1", "--hop-size", "1"]);
     expect(refused).toMatchObject({ code: 2, stdout: "" });
-    expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): frames are 0.1 s apart `
-      + "(window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz); a smaller hop_size (--hop-size) or window_size (--window-size) puts frames in it (1 of 1 targets)\n");
+    expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): the clip lasts 0.001 s, `
+      + "less than the 0.1 s between frames (window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz) — give a window_size (--window-size) ≤ 0.001 s or a hop_size (--hop-size) ≤ 0.01 to put a frame in it (1 of 1 targets)\n");
   }, 60_000);
 
   it("submit --band: clip makes a job of data.band \"clip\", LOW:HIGH a fixed band (a side left empty open); one no target can take exits 2 naming --band", async () => {

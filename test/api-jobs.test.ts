@@ -277,9 +277,9 @@ describe("POST /v1/jobs extract_features", () => {
     const submit = (clipIds: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: clipIds }, params } } });
     const refused = await submit([between.id], { window_size: 0.1, hop_size: 1 });
     expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.hop_size", message:
-      `no frame is centred in [0.001, 0.002) s of clip ${between.id} (recording a.wav): frames are 0.1 s apart (window_size 0.1 s × hop_size 1 at 500000 Hz); a smaller hop_size or window_size puts frames in it (1 of 1 targets)` }]]);
+      `no frame is centred in [0.001, 0.002) s of clip ${between.id} (recording a.wav): the clip lasts 0.001 s, less than the 0.1 s between frames (window_size 0.1 s × hop_size 1 at 500000 Hz) — give a window_size ≤ 0.001 s or a hop_size ≤ 0.01 to put a frame in it (1 of 1 targets)` }]]);
     const byDefault = await submit([between.id], {});
-    expect([byDefault.statusCode, byDefault.json().fields[0].message]).toEqual([400, expect.stringContaining("frames are 0.0125 s apart (window_size 0.025 s × hop_size 0.5 at 500000 Hz)")]);
+    expect([byDefault.statusCode, byDefault.json().fields[0].message]).toEqual([400, expect.stringContaining("the clip lasts 0.001 s, less than the 0.0125 s between frames (window_size 0.025 s × hop_size 0.5 at 500000 Hz) — give a window_size ≤ 0.002 s or a hop_size ≤ 0.04 to put a frame in it")]);
     // A clip with frames beside it: the job runs, the other's item fails naming why. Aborted: no file is there.
     const accepted = await submit([between.id, first.id], { window_size: 0.1, hop_size: 1 });
     expect(accepted.statusCode, accepted.body).toBe(201);

@@ -148,6 +148,16 @@ describe("known answers", () => {
     expect(f.zero_crossing_rate).toBe(0);
     expect(Array.from(f.log_mel).every((v) => v === -100)).toBe(true);
   });
+
+  it("spectral_flatness stays in [0, 1] where every bin is equal (silence, at the 1e-10 floor): it read up to 1.0000000000000286", async () => {
+    // Above 1 before (16 kHz: 1.0000000000000062 for a sample, 1.0000000000000053 for 1 s; 96 kHz
+    // 1.0000000000000286), below it at 44.1 kHz (0.9999999999999958): the rounding of exp(mean ln P) / mean P.
+    for (const [n, fs] of [[1, 16_000], [16_000, 16_000], [1, 96_000], [96_000, 96_000], [1, 44_100], [44_100, 44_100]]) {
+      const f = await featuresOfSignal(new Float32Array(n), fs);
+      expect(f.spectral_flatness, `${n} samples at ${fs} Hz`).toBeLessThanOrEqual(1);
+      expect(f.spectral_flatness, `${n} samples at ${fs} Hz`).toBeGreaterThan(1 - 1e-13);
+    }
+  });
 });
 
 describe("Slaney mel filterbank", () => {
@@ -216,6 +226,26 @@ describe("targets and parameters", () => {
     const clipped = await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { lowFreq: 500, highFreq: 60_000 });
     expect(clipped).toEqual(await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { lowFreq: 500, highFreq: 8000 }));
     expect(await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { highFreq: 9000 })).toEqual(await featuresOfSignal(tone, 16000, { window_size: 0.032 }));
+  });
+
+  it("a clip shorter than the frames' spacing (a 3 ms bat call at 12.5 ms) is refused saying its length, the hop and window in use, and the window_size or hop_size that puts a frame in it", async () => {
+    // Frames centred every 0.016 s (0.24, 0.256): none in [0.25, 0.255).
+    const refusal = featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.255 });
+    await expect(refusal).rejects.toThrow(TargetError);
+    await expect(refusal).rejects.toThrow(/^no frame is centred in \[0\.25, 0\.255\) s \(the recording has \d+ frames, 0\.016 s apart, the last centred at [\d.]+ s\): the clip lasts 0\.005 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — give a window_size ≤ 0\.01 s or a hop_size ≤ 0\.15 to put a frame in it$/);
+    // Each suggestion does put a frame in it.
+    for (const params of [{ window_size: 0.01 }, { window_size: 0.032, hop_size: 0.15 }]) {
+      expect((await featuresOfSignal(tone, 16000, params, { start: 0.25, end: 0.255 })).duration_s).toBeCloseTo(0.005, 12);
+    }
+    // The default 25 ms × 0.5 at 250 kHz (12.5 ms apart) and a 3 ms clip: 0.006 s or 0.12 (a window of 1500 samples, hop 750 = 3 ms).
+    const call = new Float32Array(250_000 / 10);
+    await expect(featuresOfSignal(call, 250_000, {}, { start: 0.013, end: 0.016 })).rejects.toThrow(/: the clip lasts 0\.003 s, less than the 0\.0125 s between frames \(window_size 0\.025 s × hop_size 0\.5 at 250000 Hz\) — give a window_size ≤ 0\.006 s or a hop_size ≤ 0\.12 to put a frame in it$/);
+    for (const params of [{ window_size: 0.006 }, { hop_size: 0.12 }]) await featuresOfSignal(call, 250_000, params, { start: 0.013, end: 0.016 });
+    // Shorter than a sample, holding sample 4000 (0.25 s): a frame on every sample alone puts one in it,
+    // and does; holding no sample instant, nothing does.
+    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.25001 })).rejects.toThrow(/: the clip lasts 0\.00001 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — shorter than a sample at 16000 Hz: only a frame on every sample puts one in it — a window_size of 0\.00016 s \(2 samples\) with hop_size 0\.5$/);
+    expect((await featuresOfSignal(tone, 16000, { window_size: 0.00016, hop_size: 0.5 }, { start: 0.25, end: 0.25001 })).duration_s).toBeCloseTo(0.00001, 12);
+    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25001, end: 0.25002 })).rejects.toThrow(/ — shorter than a sample at 16000 Hz, and no sample instant lies in it: no window puts a frame in it$/);
   });
 
   it("bad targets and parameters are named", async () => {

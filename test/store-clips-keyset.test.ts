@@ -132,7 +132,7 @@ describe("clips listing by cursor", () => {
     const { next_cursor: cursor } = await listClips(sql, { ...q, limit: 1, offset: 0 });
     const refused = refusal(listClips);
     const others: Partial<ClipQuery>[] = [
-      { dataset_id: undefined }, { recording_id: other }, { state: "all" }, { start_before: 10 }, { end_after: 0 }, { min_freq: 100 }, { max_freq: 1000 }, { tag: { key: "k" } }, { tag: { key: "k", value: "v" } },
+      { dataset_id: undefined }, { recording_id: other }, { state: "all" }, { start_before: 10 }, { end_after: 0 }, { min_freq: 100 }, { max_freq: 1000 }, { tag: { key: "k" } }, { tag: { key: "k", value: "v" } }, { own_state: "active" },
     ];
     for (const o of others) expect(await refused({ ...q, ...o, limit: 1, offset: 0, cursor: cursor! }), JSON.stringify(o)).toEqual(OTHER_FILTERS);
     expect(await refused({ ...q, order: "desc", limit: 1, offset: 0, cursor: cursor! }))

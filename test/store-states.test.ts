@@ -234,6 +234,10 @@ describe("listings by effective state", () => {
       }
       for (const r of recordings) {
         expect(await listed((p) => listClips(sql, { ...p, state, recording_id: r.id, sort: "start_time", order: "asc" }))).toEqual(expected(clips.filter((c) => c.recording === r.id), state));
+        // Of those, the clips of each own state: a read-only recording's clips as it was left (own active) apart from those hidden on their own.
+        for (const own of STATES) {
+          expect(await listed((p) => listClips(sql, { ...p, state, own_state: own, recording_id: r.id, sort: "start_time", order: "asc" }))).toEqual(expected(clips.filter((c) => c.recording === r.id && c.own === own), state));
+        }
         expect(await listed((p) => listNotes(sql, { ...p, state, recording_id: r.id }))).toEqual(expected(notes.filter((n) => n.recording === r.id), state));
         expect(await listed((p) => listNotes(sql, { ...p, state, recording_id: r.id, include_clips: true }))).toEqual(expected(notes.filter((n) => n.recording === r.id || n.onClipOf === r.id), state));
       }
@@ -519,6 +523,28 @@ describe("over HTTP", () => {
     await app.inject({ method: "POST", url: `/v1/datasets/${dataset}/restore`, headers: auth(admin) });
     expect((await del(`/v1/recordings/${recording}`)).statusCode).toBe(204);
     expect((await del(`/v1/datasets/${dataset}`)).statusCode).toBe(204);
+  });
+
+  it("lists an archived recording's clips as it was left by own_state, counting those alone, and refuses an own_state that is no state, naming it", async () => {
+    const [kept, hidden] = [await newClip(member, 0.1, 0.2), await newClip(member, 0.3, 0.4)];
+    await app.inject({ method: "POST", url: `/v1/clips/${hidden}/archive`, headers: auth(member) });
+    await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/archive`, headers: auth(member) });
+    try {
+      const list = async (query: string) => (await app.inject({ url: `/v1/clips?recording_id=${recordingId}&end_after=0.05&start_before=0.45&${query}` })).json();
+      const both = await list("state=archived");
+      expect([both.items.map((c: { id: string }) => c.id), both.total]).toEqual([[kept, hidden], 2]);
+      const asLeft = await list("state=archived&own_state=active&limit=1");
+      expect([asLeft.items.map((c: { id: string }) => c.id), asLeft.total]).toEqual([[kept], 1]);
+      expect((await list("state=archived&own_state=archived")).items.map((c: { id: string }) => c.id)).toEqual([hidden]);
+      const refused = await app.inject({ url: `/v1/clips?recording_id=${recordingId}&own_state=hidden` });
+      expect([refused.statusCode, refused.json().message]).toEqual([400, "invalid query: own_state: must be one of active, archived, trashed"]);
+    } finally {
+      await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/restore`, headers: auth(member) });
+      for (const id of [kept, hidden]) {
+        await app.inject({ method: "POST", url: `/v1/clips/${id}/restore`, headers: auth(member) });
+        await app.inject({ method: "DELETE", url: `/v1/clips/${id}`, headers: auth(member) });
+      }
+    }
   });
 
   it("a time expansion that would leave clips outside the recording is refused with 409", async () => {

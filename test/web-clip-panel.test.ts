@@ -919,6 +919,31 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect([c.start_time, c.end_time]).toEqual([0.25, 0.75]);
   });
 
+  it("shows a clip's times to the decimal that tells its recording's samples apart and its band to the Hz, and moves it by the fields edited alone: Move unedited keeps every bound to the last digit stored — the fields showed 16 digits", async () => {
+    // The bounds of a box as a drag draws them: ends and band at fractional pixels.
+    const stored = { start_time: 0.9747422680412371, end_time: 1.2345678901234567, low_freq: 1234.5678901, high_freq: 5678.912345 };
+    const { clips: [a] } = await openWithClips([[stored.start_time, stored.end_time, stored.low_freq, stored.high_freq]]);
+    await clickAt(1.1, 0.85); // within its band: 3.6 kHz
+    await panelShows(a);
+    const fields = () => Promise.all(["start", "end", "low", "high"].map((f) => page.inputValue(`#clip-panel-${f}`)));
+    // 48 kHz: a sample is 20.8 µs, the fifth decimal (10 µs) tells samples apart.
+    expect(await fields()).toEqual(["0.97474", "1.23457", "1235", "5679"]);
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toBe("clip moved to 0.975–1.235 s, 1235–5679 Hz");
+    expect(await held(a.id)).toMatchObject(stored);
+    // The end edited alone: it moves, the start and the band stay as stored.
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("1.5");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.end_time).toBe(1.5);
+    expect(await held(a.id)).toMatchObject({ ...stored, end_time: 1.5 });
+    expect(await fields()).toEqual(["0.97474", "1.5", "1235", "5679"]);
+    // The low bound emptied: removed, the rest as stored.
+    await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.low_freq).toBe(null);
+    expect(await held(a.id)).toMatchObject({ ...stored, end_time: 1.5, low_freq: null });
+  });
+
   it("draws a clip with frequency bounds as a box over its band, one without over the plot's height; the panel shows, moves and removes the bounds", async () => {
     const { clips: [box, plain, below] } = await openWithClips([[0.2, 0.6, 6000, 12000], [0.9, 1.2], [1.4, 1.8, null, 6000]]);
     const plot = (await page.locator("#plot").boundingBox())!;
@@ -1425,6 +1450,53 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await offered()).toEqual(clipNow());
     await page.keyboard.press("Enter");
     await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("3");
+  });
+
+  it("moves the view alone at a link to the recording open — another time and zoom, another band, and Back — keeping its clips, the selection, the clip panel and a note being typed, reading nothing of the recording: it opened the recording again, which closed the panel and dropped all of it", async () => {
+    const { recordingId, clips } = await openWithClips([[0.2, 0.5], [1.2, 1.5]], memberKey);
+    await clickAt(0.35);
+    await panelShows(clips[0]);
+    await page.fill("#clip-panel-note", "a call, half described");
+    const plotView = async () => JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { level: number; scale: number; start: number; end: number };
+    const fitted = await plotView();
+    expect(fitted.scale).not.toBe(1); // a 2 s recording fitted: level 2 at scale 1 is another view (1, farther out than the whole 2 s, is raised to 2)
+    const tileSources = () => page.$$eval("#tiles img", (imgs) => imgs.map((i) => (i as HTMLImageElement).dataset.src!));
+    const sent = requestsSent("GET");
+    /** Everything the page shows of the recording open, clip and typing, as it was before the links. */
+    const kept = async () => [
+      await page.textContent("#recording-name"), await page.isVisible("#clip-panel"), await page.textContent("#clip-panel-title"),
+      await page.inputValue("#clip-panel-note"), await selected(clips[0].id), await page.isVisible("#selection"),
+      await page.textContent("#selection-range"), await page.locator("#clips div").count(),
+    ];
+    const before = await kept();
+    expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
+    // Another time and zoom level, pasted in.
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
+    const middle = async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; };
+    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
+    expect(await kept()).toEqual(before);
+    // A time refused: the whole recording, saying why; the same link again takes the refusal off (it stayed).
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=2`; }, recordingId);
+    await expect.poll(status, POLL).toBe(`the link's t "abc" was refused: it must be a number of seconds: the whole recording is shown`);
+    expect(await plotView()).toEqual(fitted);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
+    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
+    expect([await status(), ...await kept()]).toEqual(["", ...before]);
+    // Another band: the tiles of fmin–fmax, the view where it was.
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2&fmin=2000&fmax=12000`; }, recordingId);
+    await expect.poll(async () => (await tileSources()).every((s) => s.includes("fmin=2000") && s.includes("fmax=12000")), POLL).toBe(true);
+    expect([await page.inputValue("#param-fmin"), await page.inputValue("#param-fmax"), (await plotView()).level]).toEqual(["2000", "12000", 2]);
+    expect(await kept()).toEqual(before);
+    // Back: the whole band again.
+    await page.goBack();
+    await expect.poll(async () => { const s = await tileSources(); return s.length > 0 && s.every((u) => !u.includes("fmin=")); }, POLL).toBe(true);
+    expect([await page.inputValue("#param-fmin"), (await plotView()).level]).toEqual(["", 2]);
+    expect(await kept()).toEqual(before);
+    const paths = sent().map((url) => new URL(url).pathname);
+    expect(paths.filter((p) => (p.startsWith("/v1/recordings") && !p.includes("/tiles/")) || p.startsWith("/v1/datasets"))).toEqual([]);
+    // The note typed is still the one saved.
+    await page.click("#clip-panel-note-form button");
+    await expect.poll(async () => (await held(clips[0].id))!.notes.map((n) => n.message), POLL).toEqual(["a call, half described"]);
   });
 
   it("refuses a selection table dropped without a token or with a viewer's, sending nothing, as the Import button disabled says — the server's 401 or 403 was shown", async () => {

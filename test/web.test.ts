@@ -75,6 +75,8 @@ async function tilesLoaded(part = "", absent?: string) {
 /** The view as the plot gives it: `scale` is 1 but in a fitted view, which draws its level scaled to fill the plot. */
 interface View { z: number; level: number; scale: number; start: number; end: number }
 const view = async (): Promise<View> => JSON.parse((await page.getAttribute("#plot", "data-view"))!);
+/** The level a zoom step in goes to from view `v`: the next whole one closer in than its pixels per frame (a fitted view's scale included). */
+const nextLevelIn = (v: View) => Math.floor(Math.log2(2 ** v.level * v.scale)) + 1;
 
 /** The plot as RGBA pixels (device pixels = CSS pixels here), saved as an artifact. */
 async function plotPixels(name: string) {
@@ -387,10 +389,10 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.click("#zoom-in");
     await tilesLoaded("/tiles/0/");
     const zoomed = await view();
-    expect(zoomed.level).toBe(before.level + 1);
-    // From the fitted view's scale to the next whole level, drawn unscaled: the span in proportion.
+    // From the fitted view's scale to the next whole level closer in, drawn unscaled: the span in proportion.
+    expect(zoomed.level).toBe(nextLevelIn(before));
     expect(zoomed.scale).toBe(1);
-    expect(zoomed.end - zoomed.start).toBeCloseTo(((before.end - before.start) * before.scale) / 2, 3);
+    expect(zoomed.end - zoomed.start).toBeCloseTo((before.end - before.start) * before.scale * 2 ** (before.level - zoomed.level), 3);
     await expectNoGaps("zoom-in");
     // Lazy: only tiles that overlap the plot or one plot width either side are in the page.
     const placed = await page.evaluate(() => {
@@ -425,10 +427,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const last = await view();
     expect((last.start + last.end) / 2).toBeCloseTo(5, 1);
 
-    // Zoomed out past one frame per pixel, the tiles come from z = 2.
-    while ((await view()).level > -2) await page.click("#zoom-out");
-    expect((await view()).z).toBe(2);
-    await tilesLoaded("/tiles/2/");
+    // Zoomed out as far as it goes: the closest whole level at which the 5 s fit the plot (a longer
+    // recording's, past one frame per pixel, has tiles of z > 0: "zooms out no further than …").
+    for (let i = 0; i < 4; i++) await page.click("#zoom-out");
+    const frames = frameCount(5 * 384000, frameGeometry(0.025, 0.5, 384000));
+    expect(await view()).toMatchObject({ level: Math.floor(Math.log2(box.width / frames)), scale: 1 });
+    await tilesLoaded(`/tiles/${(await view()).z}/`);
     await page.click("#fit");
     await tilesLoaded();
   });
@@ -502,7 +506,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.focus("#plot");
     const fitted = await view();
     await page.keyboard.press("+");
-    expect((await view()).level).toBe(fitted.level + 1);
+    expect((await view()).level).toBe(nextLevelIn(fitted));
     await page.keyboard.press("ArrowRight");
     const before = await view();
     await setParam("hop_size", "0.25");
@@ -750,6 +754,58 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     for (let i = 0; i < 4; i++) await page.click("#pan-right");
     expect((await view()).start).toBeGreaterThan(zoomed.end);
     await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+  });
+
+  it("counts only the clips it lists past its cap on a read-only recording: those archived on their own are neither drawn nor counted — the note counted them, and they took places of the 1000 drawn", async () => {
+    const dir = join(extra.path, "shelf");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "shelved.wav"), 8000, 120, 1000);
+    const dataset = await post("/v1/datasets", { name: "shelf", audio_dir: dir });
+    const shelved = await post("/v1/recordings", { dataset_id: dataset.id, path: "shelved.wav" });
+    // 1200 clips every 0.1 s, every tenth archived on its own (120) before the recording: 1080 as it was left.
+    await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time, state) SELECT ${shelved.id}::uuid, i * 0.1::float8, i * 0.1::float8 + 0.04, CASE WHEN i % 10 = 5 THEN 'archived' ELSE 'active' END FROM generate_series(0, 1199) AS i`;
+    await post(`/v1/recordings/${shelved.id}/archive`, {});
+    const pages = await Promise.all([0, 1000].map(async (offset) => (await app.inject({ url: `/v1/clips?recording_id=${shelved.id}&state=archived&limit=1000&offset=${offset}` })).json().items));
+    const asLeft = pages.flat().filter((c: { state: string }) => c.state === "active");
+    expect(asLeft).toHaveLength(1080);
+    await page.goto(`${base}/?shelf#recording=${shelved.id}`);
+    await tilesLoaded(shelved.id);
+    expect((await view()).end).toBeGreaterThan(120);
+    const first = asLeft.slice(0, 1000).map((c: { id: string }) => c.id);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual({ drawn: first, listed: first, count: "1080", note: "80 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
+  });
+
+  it("pages a window's clips by cursor: a clip deleted while the pages are read shifts none of the others — by offset the clip after the next page's start was skipped", async () => {
+    const dir = join(extra.path, "paged");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "paged.wav"), 8000, 120, 1000);
+    const dataset = await post("/v1/datasets", { name: "paged", audio_dir: dir });
+    const paged = await post("/v1/recordings", { dataset_id: dataset.id, path: "paged.wav" });
+    // 450 clips every 0.2 s: three pages of at most 200, all inside the first view's window.
+    await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${paged.id}::uuid, i * 0.2::float8, i * 0.2::float8 + 0.05 FROM generate_series(0, 449) AS i`;
+    const clips = await allClips(paged.id);
+    expect(clips).toHaveLength(450);
+    // The second page's request waits until one clip of the first page is deleted.
+    let deleted: string | undefined;
+    const route = /\/v1\/clips\?/;
+    await page.route(route, async (r) => {
+      if (!deleted && /[?&](offset=[1-9]|cursor=)/.test(r.request().url())) {
+        deleted = clips[10].id;
+        await app.inject({ method: "DELETE", url: `/v1/clips/${deleted}`, headers: { authorization: `Bearer ${adminKey}` } });
+      }
+      await r.continue().catch(() => undefined);
+    });
+    try {
+      await page.goto(`${base}/?paged#recording=${paged.id}`);
+      await tilesLoaded(paged.id);
+      expect((await view()).end).toBeGreaterThan(90);
+      await expect.poll(() => deleted !== undefined, CLIPS_SETTLE).toBe(true);
+      // Every clip but the one deleted while the pages were read (which the first page had already).
+      const kept = clips.filter((c) => c.id !== deleted).map((c) => c.id);
+      await expect.poll(async () => (await clipsShown()).drawn.filter((id) => id !== deleted), CLIPS_SETTLE).toEqual(kept);
+    } finally {
+      await page.unroute(route);
+    }
   });
 
   it("asks for a capped window's clips again only once the view moved: not after a pan stopped at the recording's start, nor a window made taller", async () => {
@@ -1450,8 +1506,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.inputValue("#param-cmap")).toBe("viridis");
     expect(await page.isChecked("#param-pcen")).toBe(false);
     expect(await page.locator("#tiles img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).dataset.src!.includes("cmap=viridis")))).toBe(true);
-    // A link whose parameter the server refuses: the message at its field, no axes of the view before.
-    await page.goto(`${base}/?reload#recording=${nightId}&t=60&level=0&window_size=-1`);
+    // A link whose parameter the server refuses, opened in a page of its own (another query: a
+    // link to the recording open, a hash alone, moves its view): the message at its field, no axes.
+    await page.goto(`${base}/?refused#recording=${nightId}&t=60&level=0&window_size=-1`);
     await expect.poll(() => page.textContent("#error-window_size")).toBe("must be > 0");
     expect(await page.inputValue("#param-cmap")).toBe("gray"); // not in the link: the default
     expect(await page.locator("#taxis span, #faxis span").count()).toBe(0);
@@ -1521,11 +1578,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   });
 
   it("keeps the previous view's pixels, scaled, until a zoom's tiles arrive, none of the old parameters' after a change, and nothing of a tile until its pixels arrive", async () => {
-    await page.goto(`${base}/?pending#recording=${batId}`);
+    // A 2.5 ms window: 4000 frames, the 5 s shown whole at a level farther out than −1.
+    await page.goto(`${base}/?pending#recording=${batId}&window_size=0.0025`);
     await tilesLoaded(batId);
     await page.addStyleTag({ content: "#clips { display: none; }" }); // its clips' boxes: not what is looked at
-    // Out to tiles of z = 1; the next level in needs those of z = 0.
-    while ((await view()).level > -1) await page.click("#zoom-out");
+    // In to tiles of z = 1 (level −1, unscaled); the next level in needs those of z = 0.
+    while ((await view()).level < -1 || (await view()).scale !== 1) await page.click("#zoom-in");
     await tilesLoaded("/tiles/1/");
     const before = await view();
     const old = await plotPixels("placeholder-before");
@@ -1627,13 +1685,92 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded("width=128");
     await page.addStyleTag({ content: "#plot { background: #f0f !important; }" });
     await expectNoGaps("fit-scaled");
-    // A zoom step goes to the whole level beside: tiles at whole pixels per frame again.
+    // A zoom step goes to the next whole level closer in: tiles at whole pixels per frame again.
     const fitted = await view();
     await page.click("#zoom-in");
     await tilesLoaded("width=128");
-    expect(await view()).toMatchObject({ level: fitted.level + 1, scale: 1 });
+    expect(await view()).toMatchObject({ level: nextLevelIn(fitted), scale: 1 });
     await setParam("width", "256");
     await tilesLoaded("width=256");
+  });
+
+  it("zooms out no further than the level that shows the whole recording — buttons, wheel, keys and a link's level, raised and said: it went on to −20, the recording a sliver of the plot", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?farthest#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    const plotWidth = (await page.locator("#plot").boundingBox())!.width;
+    const frames = frameCount(8000 * 120, frameGeometry(0.025, 0.5, 8000));
+    // The closest whole level at which the 120 s fit the plot: Fit's, or the one past it.
+    const farthest = Math.floor(Math.log2(plotWidth / frames));
+    for (let i = 0; i < 6; i++) await page.click("#zoom-out");
+    const out = await view();
+    expect(out).toMatchObject({ level: farthest, scale: 1 });
+    // The whole recording in view, filling more than half the plot.
+    expect(out.start).toBeLessThan(0);
+    expect(out.end).toBeGreaterThan(120);
+    expect(120 / (out.end - out.start)).toBeGreaterThan(0.5);
+    await tilesLoaded(`/tiles/${-farthest}/`); // tiles of the pyramid's level z = −level
+    // The wheel and the key go no further either.
+    const box = (await page.locator("#plot").boundingBox())!;
+    await page.mouse.move(box.x + 300, box.y + 100);
+    for (let i = 0; i < 3; i++) await page.mouse.wheel(0, 100);
+    await page.focus("#plot");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("-");
+    await page.waitForTimeout(100);
+    expect(await view()).toEqual(out);
+    // A link asking for a level farther out is shown at the farthest, saying so.
+    await page.goto(`${base}/?farthest-link#recording=${nightId}&t=60&level=-10`);
+    await tilesLoaded(nightId);
+    expect(await view()).toMatchObject({ level: farthest, scale: 1 });
+    expect(((await view()).start + (await view()).end) / 2).toBeCloseTo(60, 1);
+    expect(await page.textContent("#status")).toBe(`the link's level "-10" was raised to ${farthest}: a level farther out shows more than the whole recording`);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    await expect.poll(() => page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get("level"))).toBe(String(farthest));
+  });
+
+  it("zooms from a fitted view to the whole level on either side of it: in from a scale below 1 to its own level, out from one above 1 to its own — each skipped that level for the one past it", async () => {
+    const plotWidth = (await page.locator("#plot").boundingBox())!.width;
+    const dir = join(extra.path, "zoomsteps");
+    await mkdir(dir);
+    const dataset = await post("/v1/datasets", { name: "zoom steps", audio_dir: dir });
+    // Fitted at level −1, scaled 0.86 (as a 22.5 s recording was in the walk) and 1.2: at 8 kHz a frame is 12.5 ms.
+    for (const [scale, inward, outward] of [[0.86, -1, -2], [1.2, 0, -1]]) {
+      const path = `fitted-${scale}.wav`;
+      await writeSineWav(join(dir, path), 8000, Math.round(plotWidth / (0.5 * scale)) * 0.0125);
+      const rec = await post("/v1/recordings", { dataset_id: dataset.id, path });
+      await page.goto(`${base}/?zoomsteps-${scale}#recording=${rec.id}`);
+      await tilesLoaded(rec.id);
+      const fitted = await view();
+      expect(fitted.level).toBe(-1);
+      expect(fitted.scale).toBeCloseTo(scale, 2);
+      await page.click("#zoom-in");
+      expect(await view(), `zoomed in from a scale of ${scale}`).toMatchObject({ level: inward, scale: 1 });
+      await page.click("#fit");
+      expect(await view()).toEqual(fitted);
+      await page.click("#zoom-out");
+      expect(await view(), `zoomed out from a scale of ${scale}`).toMatchObject({ level: outward, scale: 1 });
+    }
+  });
+
+  it("puts the address back to the link of the recording shown when a link's recording cannot be opened, the error kept on the status line — the link refused stayed, and a reload tried it again", async () => {
+    await page.goto(`${base}/?unknown#recording=${second.recordingId}`);
+    await tilesLoaded(second.recordingId);
+    await expect.poll(() => page.evaluate(() => location.hash)).toMatch(/&level=/);
+    const shown = await page.evaluate(() => location.hash);
+    const missing = "00000000-0000-4000-8000-000000000000";
+    await page.evaluate((id) => { location.hash = `#recording=${id}&t=1&level=0`; }, missing);
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the linked recording cannot be opened: .+/);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe(shown);
+    expect(await page.textContent("#recording-name")).toBe("tone.wav");
+    const message = await page.textContent("#status");
+    await page.waitForTimeout(300); // past the address's delay: the error stays
+    expect(await page.textContent("#status")).toBe(message);
+    // A reload shows the recording shown, without the error.
+    await page.reload();
+    await tilesLoaded(second.recordingId);
+    expect(await page.textContent("#recording-name")).toBe("tone.wav");
+    expect(await page.textContent("#status")).toBe("");
   });
 
   it("plays a selection — a box drawn, a clip opened, or marked by keys — and makes a clip of one marked by keys", async () => {

@@ -93,8 +93,8 @@ export interface ClipPanelHost {
   conflicted(): void;
   /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
   fetchedClips(): readonly ListedClip[];
-  /** The recording open, if any: its tags and its dataset's come next in the completion. */
-  recording(): { id: string; dataset_id: string } | null;
+  /** The recording open, if any: its tags and its dataset's come next in the completion; its rates give the digits of a clip's times shown (boundTexts). */
+  recording(): { id: string; dataset_id: string; samplerate: number; time_expansion: number } | null;
   /** A clip was selected: the page shows its feature values and selects its range (Play selection plays it). */
   shown(clip: ListedClip): void;
   /** A clip's bounds were moved: the page draws it anew. */
@@ -123,14 +123,36 @@ const API_MAX_LIMIT = 1000;
 /** Characters of a note's message quoted in the question before it is trashed. */
 const QUOTED_CHARACTERS = 60;
 
+/** A frequency bound as the page says it: to the Hz. */
+const hz = (f: number) => String(Math.round(f));
+
 /** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). The page's box titles and clip heading say it so too. */
-export const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq" | "high_freq">, digits = 3) => {
+export const bounds = (c: Pick<ListedClip, BoundName>, digits = 3) => {
   const times = `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
   const { low_freq: low, high_freq: high } = c;
   if (low === null && high === null) return times;
-  const hz = (f: number) => String(Math.round(f));
   return `${times}, ${low === null ? `≤ ${hz(high!)}` : high === null ? `≥ ${hz(low)}` : `${hz(low)}–${hz(high)}`} Hz`;
 };
+
+/** The panel's fields of a clip's bounds, by the bound each edits. */
+const BOUND_FIELDS = { start_time: "clip-panel-start", end_time: "clip-panel-end", low_freq: "clip-panel-low", high_freq: "clip-panel-high" } as const;
+type BoundName = keyof typeof BOUND_FIELDS;
+const BOUND_NAMES = Object.keys(BOUND_FIELDS) as BoundName[];
+
+/**
+ * A clip's bounds as its fields show them. Times to the first decimal that tells the recording's
+ * samples apart — the fewest decimals whose unit is at most one sample in real seconds (its rate
+ * times its time expansion): 4 at 8 kHz, 5 at 48 kHz, 6 at 384 kHz — so that what is shown is
+ * within half a sample of what is stored, and no digit of it is noise (they showed 16 digits,
+ * 0.9747422680412371 s, a box's ends as the pixels drawn made them). Frequencies to the Hz, as
+ * `bounds` says them; none, empty.
+ */
+function boundTexts(clip: Pick<ListedClip, BoundName>, rec: { samplerate: number; time_expansion: number }): Record<BoundName, string> {
+  const decimals = Math.ceil(Math.log10(rec.samplerate * rec.time_expansion));
+  const time = (t: number) => String(+t.toFixed(decimals));
+  const band = (f: number | null) => (f === null ? "" : hz(f));
+  return { start_time: time(clip.start_time), end_time: time(clip.end_time), low_freq: band(clip.low_freq), high_freq: band(clip.high_freq) };
+}
 const tagText = (t: Tag) => `${t.key}: ${t.value}`;
 
 /** What the completion asks of the tags in use: those of `key`, holding `search` in the key or the value, the first `limit`. */
@@ -152,8 +174,12 @@ export class ClipPanel {
   #clip: PanelClip | null = null;
   /** Where the focus goes back to when the panel closes: the list's button or the plot that opened it. */
   #returnTo: HTMLElement | null = null;
-  /** The bounds the fields were last filled with: a refresh leaves the numbers being typed alone unless the clip moved. */
-  #filledBounds = "";
+  /**
+   * The bounds the fields were last filled with (`values`: a refresh leaves the numbers being typed
+   * alone unless the clip moved) and the text each field was given (`shown`, rounded: boundTexts).
+   * A field still showing its text is not edited: Move sends the clip's own bound, not its rounding.
+   */
+  #filled: { values: string; shown: Record<BoundName, string> } | null = null;
   /** The clip being fetched, and the completion being asked for: only the latest counts. */
   readonly #loads = new LatestRequest(0);
   readonly #keySuggestions = new LatestRequest(SUGGEST_DELAY_MS);
@@ -252,7 +278,7 @@ export class ClipPanel {
    */
   async open(id: string, from: HTMLElement | null, announce = true): Promise<void> {
     if (id !== this.#selectedId) {
-      this.#filledBounds = "";
+      this.#filled = null;
       this.#editor = null;
       this.#hiddenNotes = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
       for (const state of HIDDEN_STATES) $<HTMLDetailsElement>(`clip-panel-${state}`).open = false;
@@ -349,13 +375,11 @@ export class ClipPanel {
     panel.hidden = false;
     panel.dataset.clipId = clip.id;
     $("clip-panel-title").textContent = `Clip ${bounds(clip, 4)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
-    const filled = JSON.stringify([clip.start_time, clip.end_time, clip.low_freq, clip.high_freq]);
-    if (filled !== this.#filledBounds) {
-      $<HTMLInputElement>("clip-panel-start").value = String(clip.start_time);
-      $<HTMLInputElement>("clip-panel-end").value = String(clip.end_time);
-      $<HTMLInputElement>("clip-panel-low").value = clip.low_freq === null ? "" : String(clip.low_freq);
-      $<HTMLInputElement>("clip-panel-high").value = clip.high_freq === null ? "" : String(clip.high_freq);
-      this.#filledBounds = filled;
+    const values = JSON.stringify(BOUND_NAMES.map((name) => clip[name]));
+    if (values !== this.#filled?.values) {
+      const shown = boundTexts(clip, this.#host.recording()!); // a clip is shown in the recording open
+      for (const name of BOUND_NAMES) $<HTMLInputElement>(BOUND_FIELDS[name]).value = shown[name];
+      this.#filled = { values, shown };
     }
     // Only what the API lets the user do is offered (another member clicked Move or Delete, and got a 403).
     const writable = this.#writable(clip);
@@ -544,9 +568,8 @@ export class ClipPanel {
   async #move() {
     const clip = this.#clip;
     if (!clip) return;
-    const start = $<HTMLInputElement>("clip-panel-start"), end = $<HTMLInputElement>("clip-panel-end");
-    const low = $<HTMLInputElement>("clip-panel-low"), high = $<HTMLInputElement>("clip-panel-high");
-    const inputs: Record<string, HTMLInputElement> = { start_time: start, end_time: end, low_freq: low, high_freq: high };
+    const inputs = Object.fromEntries(BOUND_NAMES.map((name) => [name, $<HTMLInputElement>(BOUND_FIELDS[name])])) as Record<BoundName, HTMLInputElement>;
+    const { start_time: start, end_time: end, low_freq: low, high_freq: high } = inputs;
     for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
     const empty = [start, end].find((i) => !Number.isFinite(i.valueAsNumber));
     // A number field holding text the browser cannot read as one has the value "" but is not empty to the eye.
@@ -556,9 +579,14 @@ export class ClipPanel {
       this.#host.setStatus(`clip not moved: ${empty ? `${empty === start ? "start" : "end"} must be a number of seconds` : `${unreadable === low ? "low" : "high"} must be a number of Hz, or empty for none`}`, true);
       return;
     }
-    const hz = (i: HTMLInputElement) => (i.value === "" ? null : i.valueAsNumber);
+    // A field as it was filled holds the bound rounded: the clip's own is sent, or Move unedited
+    // moved the clip by the rounding (an empty frequency field removes that bound).
+    const typed = (name: BoundName) => {
+      const input = inputs[name];
+      return input.value === this.#filled?.shown[name] ? clip[name] : input.value === "" ? null : input.valueAsNumber;
+    };
     try {
-      const body = { start_time: start.valueAsNumber, end_time: end.valueAsNumber, low_freq: hz(low), high_freq: hz(high) };
+      const body = Object.fromEntries(BOUND_NAMES.map((name) => [name, typed(name)]));
       const moved = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify(body) });
       if (this.#selectedId !== moved.id) return;
       this.#show(moved);

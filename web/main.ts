@@ -11,7 +11,8 @@
  * integer too. Fit alone draws the nearest level at a fractional `scale` (0.71–1.41, more for a
  * recording shorter than the closest level fills), as a map viewer's fractional zoom does, so the
  * whole recording fills the plot; tile edges are rounded to whole pixels, and a zoom step goes
- * back to whole levels.
+ * back to whole levels — to the next one on its side, whichever side of 1 the scale is. Zooming
+ * out stops at the level that shows the whole recording (farthestLevel).
  */
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
@@ -27,6 +28,8 @@ import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
 import { mayWrite, viewerOnly, type User } from "./access.js";
 
 interface Page<T> { items: T[]; total: number }
+/** A page of a listing paged by cursor: `next_cursor` gives the page after it, null after the last. */
+interface KeysetPage<T> { items: T[]; next_cursor: string | null }
 interface Dataset {
   id: string; name: string; recording_count: number;
   /** Active, or archived or trashed: its recordings are read-only then too, their own state notwithstanding (the picker lists active ones; a link opens a recording of another). */
@@ -99,8 +102,12 @@ const state = {
   selection: null as { start: number; end: number | null; clipId: string | null } | null,
   /** A clip of the selection is being created: "Clip selection" and Enter wait for it. */
   clipping: false,
-  /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
-  linkedView: null as LinkedView | null,
+  /**
+   * The view a link asks for (the time at the plot's middle, s, and the zoom level; "whole": the
+   * whole recording), shown once the geometry of the link's parameters is known — of a recording
+   * opened, or of the one open when the link changes its parameters. Null: none asked.
+   */
+  linkedView: null as LinkedView | "whole" | null,
   /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
   readOnly: null as string | null,
   /** The recording's dataset as last read (a link's, or re-read as a recording is opened and the page shown again); null until read — a recording listed, of a dataset active when listed. */
@@ -350,14 +357,10 @@ async function applyParams() {
     frames: expected.frames,
   };
   clearTiles();
-  const linked = first ? state.linkedView : null;
+  setStatus(""); // before the view: a link's level raised says so (showView)
+  const linked = state.linkedView;
   state.linkedView = null;
-  if (linked) {
-    // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
-    state.level = clampLevel(Math.round(linked.level));
-    state.scale = 2 ** (linked.level - state.level);
-    centreOn(linked.t);
-  } else if (first) fit();
+  if (linked !== null || first) showView(linked ?? "whole");
   else if (state.geometry.hopSeconds !== previousHop) {
     // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
     // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
@@ -365,7 +368,6 @@ async function applyParams() {
     state.scale = 1;
     centreOn(middle);
   } else centreOn(middle); // the same frames: the same view, a fitted one's scale included
-  setStatus("");
 }
 
 /** Milliseconds before a request the server did not answer (no connection) is made again. */
@@ -617,17 +619,30 @@ function drawAxes() {
 // ---------------------------------------------------------------------------------------------
 // Zoom and pan
 
-/** The zoom level nearest `level` that the tile pyramid and the page draw. */
-const clampLevel = (level: number) => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
+/** CSS pixels per frame that put the whole recording across the plot: the view Fit shows. */
+const wholePxPerFrame = () => $("plot").clientWidth / state.geometry!.frames;
 
 /**
- * Zooms one level in (+1) or out (−1), keeping the time under plot pixel `anchor` where it is. From
- * a fitted view (a fractional scale) it goes to the whole level beside its own, drawn at scale 1;
- * none past the closest or farthest level, where it would zoom the other way.
+ * The farthest zoom level out: the closest whole level that shows the whole recording at scale 1 —
+ * Fit's own level, or the one past it where Fit rounds up and draws its level scaled down. Zooming
+ * out went on to level −20: a 22.5 s recording filled 3.6 % of the plot at −6, and less at each step.
+ */
+const farthestLevel = () => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, Math.floor(Math.log2(wholePxPerFrame()))));
+
+/** The zoom level nearest `level` that the tile pyramid and the page draw: from the whole recording's (farthestLevel) to MAX_LEVEL. */
+const clampLevel = (level: number) => Math.max(farthestLevel(), Math.min(MAX_LEVEL, level));
+
+/**
+ * Zooms one level in (+1) or out (−1), keeping the time under plot pixel `anchor` where it is: to
+ * the next whole level on that side of the view's, drawn at scale 1 — from a fitted view (a
+ * fractional level) the whole level closer in or farther out than it, whichever side of 1 its
+ * scale is (zoom in from a scale of 0.86 went two levels' worth in, skipping the level beside, as
+ * zoom out did from a scale above 1). None past the closest or farthest level.
  */
 function zoomStep(direction: 1 | -1, anchor = $("plot").clientWidth / 2) {
-  const level = clampLevel(state.level + direction);
-  if (direction * (2 ** level - pxPerFrame()) <= 0) return;
+  const now = Math.log2(pxPerFrame());
+  const level = clampLevel(direction === 1 ? Math.floor(now) + 1 : Math.ceil(now) - 1);
+  if (direction * (level - now) <= 0) return;
   const frame = (anchor + state.exactOriginPx) / pxPerFrame();
   state.level = level;
   state.scale = 1;
@@ -648,12 +663,28 @@ function centreOn(t: number) {
 }
 
 /**
+ * Shows a link's view: its time at the plot's middle at its zoom level, or the whole recording
+ * (fit). A level farther out than the whole recording's (farthestLevel) is raised to it, as the
+ * status line says.
+ */
+function showView(view: LinkedView | "whole") {
+  if (view === "whole") return fit();
+  const farthest = farthestLevel();
+  if (view.level < farthest) setStatus(`the link's level "${view.level}" was raised to ${farthest}: a level farther out shows more than the whole recording`, true);
+  const level = Math.max(farthest, view.level);
+  // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
+  state.level = clampLevel(Math.round(level));
+  state.scale = 2 ** (level - state.level);
+  centreOn(view.t);
+}
+
+/**
  * The whole recording across the plot, from its start: the nearest level, scaled to fill the plot
  * exactly (whole levels left up to half of it empty, 60 % for a 1 s recording). Past the farthest
  * level a recording too long to fit is drawn at scale 1 from its start, as before.
  */
 function fit() {
-  const exact = $("plot").clientWidth / state.geometry!.frames;
+  const exact = wholePxPerFrame();
   state.level = clampLevel(Math.round(Math.log2(exact)));
   state.scale = Math.max(exact / 2 ** state.level, state.level === -MAX_ZOOM ? 1 : 0);
   state.originPx = state.exactOriginPx = 0;
@@ -732,23 +763,23 @@ async function fetchClips() {
   const signal = clipRequests.start(); // this fetch is for the current view: the one scheduled would repeat it
   const [t0, t1] = wantedClipWindow();
   const [a, b] = visibleRange(), level = state.level;
-  const listUrl = (from: number, to: number, limit: number, offset: number) =>
-    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
+  // Under a read-only recording, those archived or trashed of their own before it are not its clips
+  // as it was left, as they are not an active recording's: own_state leaves them out of the pages
+  // and of the count in view alike (filtered here, they were counted, and took places of the cap).
+  const listUrl = (from: number, to: number, limit: number, cursor: string | null) =>
+    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&own_state=active&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
   try {
+    // Paged by cursor: each page begins after the last clip of the one before, so a clip another
+    // client creates or deletes meanwhile shifts none (by offset, one deleted before a page skipped
+    // a clip of it, one created repeated one).
     const fetched: Clip[] = [];
-    let listed = 0, total = 0;
+    let cursor: string | null = null;
     do {
-      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - listed), listed), { signal });
-      total = page.total;
-      listed += page.items.length;
-      // Under a read-only recording, those archived or trashed of their own before it are not its
-      // clips as it was left, as they are not an active recording's.
-      fetched.push(...page.items.filter((c) => c.state === "active"));
-      if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
-    } while (listed < total && listed < MAX_CLIPS_DRAWN);
-    // Of a read-only recording, its clips archived or trashed of their own are counted too: the
-    // listing filters by effective state, not by a clip's own.
-    const inView = listed >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
+      const page: KeysetPage<Clip> = await api<KeysetPage<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), cursor), { signal });
+      fetched.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor !== null && fetched.length < MAX_CLIPS_DRAWN);
+    const inView = cursor === null ? null : (await api<Page<Clip>>(listUrl(a, b, 1, null), { signal })).total;
     setClips(fetched, { t0, t1, view: { start: a, end: b, level }, inView });
     listClips(inView);
   } catch (err) {
@@ -1217,8 +1248,8 @@ function bindPlot() {
     zoomStep(wheel < 0 ? 1 : -1, local(e).x);
     wheel = 0;
   }, { passive: false });
-  $("zoom-in").onclick = () => zoomStep(1);
-  $("zoom-out").onclick = () => zoomStep(-1);
+  $("zoom-in").onclick = () => state.geometry && zoomStep(1);
+  $("zoom-out").onclick = () => state.geometry && zoomStep(-1);
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
@@ -1497,9 +1528,40 @@ async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink
   setPanel(link.params);
   await openRecording(rec, link.view, dataset);
   if (opening.aborted) return; // the fields' messages are not the newer recording's
-  // After the recording's parameters were applied, whose answer clears the fields' messages.
-  const ofView = link.refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
-  for (const r of link.refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
+  showLinkRefusals(link.refused);
+}
+
+/**
+ * Shows a link's view and parameters in the recording open, which the link names: the view moves
+ * (and the parameters change, if the link's differ: a band, a colormap) — the clips fetched, the
+ * selection, the clip panel and whatever is typed in it stay, and nothing of the recording is read
+ * again. Opened again, as a link to another recording is, a link to another time of it (or Back to
+ * one) closed the panel, dropped the selection and a note being typed, and read it all again.
+ */
+async function showLinkedView(link: NonNullable<ReturnType<typeof parseLink>>) {
+  openings.cancel(); // another recording still being read opened over this one
+  const shown = panelQuery().toString();
+  setPanel(link.params);
+  const view = link.view ?? "whole";
+  if (panelQuery().toString() === shown && state.geometry) {
+    setStatus(""); // a previous link's refusal, as the parameters' answer takes it off
+    showView(view);
+  } else {
+    // Shown once the link's parameters are applied: at once, the view was the old parameters'.
+    state.linkedView = view;
+    await applyParams();
+    if (state.recording?.id !== link.recording) return; // the fields' messages are not another recording's
+  }
+  showLinkRefusals(link.refused);
+}
+
+/**
+ * Says what a link asked for that was refused: a parameter's message at its field, once the
+ * parameters are applied (their answer clears the fields' messages); the view's on the status line.
+ */
+function showLinkRefusals(refused: LinkRefusal[]) {
+  const ofView = refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
+  for (const r of refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
   if (ofView.length) setStatus(`${ofView.map((r) => r.message).join("; ")}: the whole recording is shown`, true);
 }
 
@@ -1537,10 +1599,10 @@ function writeLink() {
   const q = new URLSearchParams({ recording: rec.id });
   // A link's view not shown yet (its parameters refused until one is fixed) stays in it: it was
   // dropped, and the time and zoom the link was sent for were lost with the one bad value.
-  const view: LinkedView | null = state.geometry
+  const view: LinkedView | "whole" | null = state.geometry
     ? { t: +timeAt($("plot").clientWidth / 2).toFixed(6), level: Math.log2(pxPerFrame()) } // fractional level for a fitted view
     : state.linkedView;
-  if (view) {
+  if (view !== null && view !== "whole") {
     q.set("t", String(view.t));
     q.set("level", String(view.level));
   }
@@ -1813,11 +1875,18 @@ function init() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") recheckReadOnlySoon();
   });
-  // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
+  // A link pasted into the address bar of an open page, or Back and Forward through those (not the
+  // page's own, which fires no hashchange): to the recording open, it moves the view alone.
   window.addEventListener("hashchange", () => {
     const linked = parseLink();
     if (!linked || asksWhatIsShown()) return;
-    openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
+    const shown = linked.recording === state.recording?.id ? showLinkedView(linked) : openLinkedRecording(linked);
+    shown.catch((err: Error) => {
+      setStatus(linkFailureMessage(err), true);
+      // The recording shown stays: so does its link, in the address. The link refused stayed
+      // there, and a reload tried it again (the error said, the recording shown was another).
+      writeLink();
+    });
   });
   loadPage();
 }

@@ -73,24 +73,26 @@ export function page<T extends z.ZodType>(item: T) {
 /**
  * The page of a listing that pages by cursor too (store/common.ts KeysetPage): SPEC §5's envelope,
  * with `next_cursor`, and `offset` and `total` null on a page after a cursor. `record` names the
- * listing's items in the descriptions ("recording").
+ * listing's items in the descriptions ("recording"); `query`, what a cursor is bound to (cursorQuery).
  */
-export function keysetPage<T extends z.ZodType>(item: T, record: string) {
+export function keysetPage<T extends z.ZodType>(item: T, record: string, query: string) {
   return page(item).extend({
     offset: z.number().int().nullable().describe("Null on a page after a cursor, which counts nothing"),
     total: z.number().int().nullable().describe(`Every ${record} the filters select; null on a page after a cursor, which counts nothing (the first page, without a cursor, has it)`),
-    next_cursor: z.string().nullable().describe(`Where the next page begins (give it as cursor, with the same filters, state, sort and order); null when no ${record} follows this page`),
+    next_cursor: z.string().nullable().describe(`Where the next page begins (give it as cursor, with the same ${query}; limit may change); null when no ${record} follows this page`),
   });
 }
 
 /**
  * The `cursor` query parameter of a listing that pages by cursor (keysetPage): a page's
  * next_cursor, the base64url of a JSON text of at most `jsonBytes` — longer is none the store gave.
+ * `query` names what the cursor is bound to: the listing's filters, state and, where it has them,
+ * sort and order.
  */
-export function cursorQuery(jsonBytes: number) {
+export function cursorQuery(jsonBytes: number, query: string) {
   return {
     cursor: z.string().min(1).max(4 * Math.ceil(jsonBytes / 3)).optional()
-      .describe("A page's next_cursor, given with the rest of that page's query unchanged (filters, state, sort, order): the page after it, which rows added or removed meanwhile do not shift (offset then 0, or left out; with another query it is a 400 naming cursor)"),
+      .describe(`A page's next_cursor, given with that page's ${query} unchanged (limit may change): the page after it, which rows created or deleted meanwhile do not shift — a row whose sort key is changed meanwhile may be listed twice or not at all (offset then 0, or left out; with other ${query} it is a 400 naming cursor)`),
   };
 }
 
@@ -101,13 +103,13 @@ export function cursorQuery(jsonBytes: number) {
  */
 export const NUMERIC_CURSOR_BYTES = 512;
 
-/** Every error response. */
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
 export const interval = {
   start_time: decimalText(z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0")).describe("Start of the interval, s (real time)"),
   end_time: decimalText(z.number({ error: "must be a number of seconds" }).positive("must be > 0")).describe("End of the interval, s (real time)"),
 };
 
+/** Every error response. */
 export const errorBody = z.object({
   statusCode: z.number().int(),
   error: z.string().describe("HTTP reason phrase"),

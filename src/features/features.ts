@@ -28,8 +28,10 @@
  * Definitions (librosa 0.10, librosa/feature/spectral.py; https://librosa.org/doc/latest/feature.html):
  * - duration_s: length of [start, end) ∩ [0, duration of the recording], seconds.
  * - rms_dbfs: 20·log10(max(√(mean x²), 1e-10)) — full scale 1.0; the floor (−200 dBFS) only
- *   stands for digital silence.
- * - peak_dbfs: 20·log10(max(max |x|, 1e-10)).
+ *   stands for digital silence (the log of 0 is −∞, which no table, JSON or database column
+ *   holds). An amplitude floor of 1e-10: librosa.amplitude_to_db's default amin is 1e-5 (−100 dB),
+ *   power_to_db's 1e-10 a power's (−100 dB too); this one is an amplitude's, 20·log10(1e-10) = −200.
+ * - peak_dbfs: 20·log10(max(max |x|, 1e-10)), the same floor (−200 dBFS for silence).
  * - zero_crossing_rate: mean over frames of librosa.feature.zero_crossing_rate(x,
  *   frame_length=nperseg, hop_length=hop, center=True) (edge padding, threshold 1e-10,
  *   zero counted as positive), frames laid out over the target's samples.
@@ -38,7 +40,8 @@
  * - spectral_bandwidth_hz: per frame (Σ (M_k/ΣM)·(f_k − centroid)²)^(1/2)
  *   (librosa.feature.spectral_bandwidth, p=2, norm=True).
  * - spectral_flatness: per frame exp(mean ln P_k) / mean P_k with P = max(S, 1e-10)
- *   (librosa.feature.spectral_flatness, power=2, amin=1e-10). White noise gives about
+ *   (librosa.feature.spectral_flatness, power=2, amin=1e-10), in [0, 1] (its rounding above 1 for
+ *   equal bins clipped). White noise gives about
  *   e^(−γ) ≈ 0.56 per frame (periodogram bins are exponentially distributed), not 1.
  * - spectral_rolloff_hz: per frame the lowest f_k with Σ_{j≤k} M_j ≥ 0.85·Σ M
  *   (librosa.feature.spectral_rolloff, roll_percent=0.85).
@@ -63,8 +66,8 @@ import { signalSamples } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
-import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
-import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
+import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, frameTime, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
+import { checkParamsForRecording, ParamsError, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
@@ -161,7 +164,7 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);
   const signal = new ConditionedSignal(reader, p.channel, te, p);
   const pastEndHint = realSecondsHint(reader.info, options.timeExpansion, options.timeExpansionName ?? "the timeExpansion option");
-  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, bins, pastEndHint);
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, p, bins, pastEndHint);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);
@@ -217,8 +220,9 @@ interface TargetBox {
 /**
  * `t` in engine units; `bins`: its band's (bandBins); `pastEndHint` ends the refusal of a target
  * after the recording's last frame (realSecondsHint: for a time-expanded one, that times are real seconds).
+ * A clip between two frame centres is refused saying what would put one in it (clipBetweenFrames).
  */
-function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
   // An empty data chunk: said as it is (it read as "start 0 s is past the end", a start nobody gave).
   if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
@@ -234,11 +238,71 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   // frame centred on the end itself counts, as it does in the whole spectrogram — [start, end) left
   // it out. With an odd one it does not: librosa pads nperseg // 2 samples, one short of that frame.
   if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, centeredFrameCount(signal.length, g)));
-  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message + pastEndHint);
+  if (f1 === f0) {
+    const between = end - start < frameTime(1, g) ? `: ${clipBetweenFrames(start, end, g, params)}` : "";
+    throw new TargetError(noFrameInInterval(start, end, frames, g).message + between + pastEndHint);
+  }
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
+}
+
+/**
+ * Why clip [start, end) s, shorter than the spacing of the frames of `g` (made of `params`'
+ * window_size and hop_size), may hold no frame centre — its length, the spacing, the window and hop
+ * — and what puts one in it: a window_size, or a hop_size, each with the other as given, that puts
+ * the frames at most the clip's length apart (the largest of two significant digits; none for a
+ * clip shorter than a sample). The features need a frame: the spectral ones are its spectrum's, and
+ * a clip's row holds every feature. A computation (resolveTarget) and a job's submission
+ * (jobs/queue.ts) say it alike; `name` spells a parameter as the user gave it (a flag beside it).
+ */
+export function clipBetweenFrames(start: number, end: number, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, name: (param: "window_size" | "hop_size") => string = (p) => p): string {
+  const length = end - start;
+  const [windowSize, hopSize] = [name("window_size"), name("hop_size")];
+  const why = `the clip lasts ${Number(length.toPrecision(6))} s, less than the ${frameTime(1, g)} s between frames (${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz)`;
+  if (length * g.samplerate < 1) return `${why} — ${shorterThanASample(start, end, g.samplerate, windowSize, hopSize)}`;
+  const framesWithin = (window: number, hop: number) => {
+    try {
+      return frameGeometry(window, hop, g.samplerate).hop <= length * g.samplerate;
+    } catch (err) {
+      if (err instanceof ParamsError) return false; // a window of fewer than 2 samples, a hop of none
+      throw err;
+    }
+  };
+  const give = [
+    largestBelow(length / params.hop_size, (w) => framesWithin(w, params.hop_size), (w) => `a ${windowSize} ≤ ${w} s`),
+    largestBelow(length / params.window_size, (h) => framesWithin(params.window_size, h), (h) => `a ${hopSize} ≤ ${h}`),
+  ].filter((text) => text !== undefined);
+  return `${why} — ${give.length ? `give ${give.join(" or ")} to put a frame in it` : `a smaller ${hopSize} or ${windowSize} puts frames in it`}`;
+}
+
+/**
+ * What puts a frame in a clip [start, end) s shorter than a sample at `samplerate`: only a frame on
+ * every sample — a window of 2 samples, hop_size 0.5 (a hop of 1) — and only when a sample instant
+ * lies in it (as resolveTarget counts its samples); else none can.
+ */
+function shorterThanASample(start: number, end: number, samplerate: number, windowSize: string, hopSize: string): string {
+  const said = `shorter than a sample at ${samplerate} Hz`;
+  if (Math.ceil(start * samplerate) >= Math.ceil(end * samplerate)) return `${said}, and no sample instant lies in it: no window puts a frame in it`;
+  // Between 2 and 3 samples' time, which the window's floor(window_size · fs) makes 2 samples.
+  const twoSamples = Number((2.5 / samplerate).toPrecision(2));
+  return `${said}: only a frame on every sample puts one in it — a ${windowSize} of ${twoSamples} s (2 samples) with ${hopSize} 0.5`;
+}
+
+/**
+ * `said` of the largest value of two significant digits at most `bound` (a few steps of 10 % lower
+ * when the frame geometry's truncation needs it) for which `fits` holds; undefined when none does.
+ */
+function largestBelow(bound: number, fits: (value: number) => boolean, said: (value: number) => string): string | undefined {
+  let value = bound;
+  for (let step = 0; step < 8; step++) {
+    const unit = 10 ** (Math.floor(Math.log10(value)) - 1);
+    const candidate = Number((Math.floor(value / unit) * unit).toPrecision(2));
+    if (fits(candidate)) return said(candidate);
+    value = candidate * 0.9;
+  }
+  return undefined;
 }
 
 /**
@@ -340,7 +404,10 @@ class FeaturePass {
       zero_crossing_rate: crossings / zcrDivisor,
       spectral_centroid_hz: sums[SUM.centroid] / frames,
       spectral_bandwidth_hz: sums[SUM.bandwidth] / frames,
-      spectral_flatness: sums[SUM.flatness] / frames,
+      // ≤ 1 by the AM–GM inequality (a geometric mean is at most the arithmetic one), per frame and
+      // so for their mean: above 1 is the rounding of exp(mean ln P) / mean P where every bin is
+      // equal (silence at the 1e-10 floor: up to 1.0000000000000286, at 96 kHz).
+      spectral_flatness: Math.min(1, sums[SUM.flatness] / frames),
       spectral_rolloff_hz: sums[SUM.rolloff] / frames,
       peak_frequency_hz: hz(peak),
       low_freq_hz: hz(low),

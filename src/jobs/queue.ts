@@ -11,10 +11,10 @@
 import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
-import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
+import { framesInInterval, type FrameGeometry } from "../engine/geometry.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
-import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
+import { FEATURE_NAMES, TargetError, checkFeatureParams, clipBetweenFrames, type FeatureName } from "../features/features.js";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage, recordId } from "../store/common.js";
@@ -367,8 +367,9 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
  * at submission from the clip's bounds and its recording's stored rate — and, with `band` CLIP_BAND,
  * those whose own band holds no FFT bin, under `data.band`. A clip lies within its recording, whose frames reach its
  * end, so only the frames' spacing counts; a clip of a recording whose rate or time expansion these
- * parameters (or a fixed band) cannot take is left out (checkParamsForTargets counts it already). The sentence names
- * window_size and hop_size by `nameParam`.
+ * parameters (or a fixed band) cannot take is left out (checkParamsForTargets counts it already). The sentence
+ * (clipBetweenFrames: the clip's length, the spacing, the window_size or hop_size that puts a frame
+ * in it) names window_size and hop_size by `nameParam`.
  */
 async function clipsWithoutFrames(db: Queryable, params: Params, band: ExtractFeaturesData["band"], targets: ItemTarget[], nameParam: ParamNamer): Promise<{ field: string; message: string }[]> {
   const clips = targets.filter((t) => t.kind === "clip");
@@ -392,9 +393,7 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: ExtractFe
     // Frames enough to reach past the clip's end, so that only their spacing decides.
     const [f0, f1] = framesInInterval(start, end, Math.ceil((end * g.samplerate) / g.hop) + 1, g);
     if (f1 > f0) continue;
-    const [windowSize, hopSize] = [nameParam("window_size"), nameParam("hop_size")];
-    frameless.push({ field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): frames are ${frameTime(1, g)} s apart `
-      + `(${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz); a smaller ${hopSize} or ${windowSize} puts frames in it` });
+    frameless.push({ field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): ${clipBetweenFrames(start, end, g, params, nameParam)}` });
   }
   return frameless;
 }

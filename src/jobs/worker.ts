@@ -719,14 +719,15 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
   const { host } = ctx.by;
   return ctx.sql.begin(async (tx) => {
     // `item` locks the row and reads it as it is then (a take by another host that committed
-    // meanwhile counts); `left_to_try` works out the hosts left to try once, for the SET and the answer.
+    // meanwhile counts); `left_to_try` works out the hosts left to try once, for the SET and the answer
+    // (MATERIALIZED: referred to once, PostgreSQL would inline it, its subquery planned twice).
     const [row] = await tx<{ missing_on: string[]; left_for: string[] }[]>`
       WITH live AS (${liveHosts(tx)}),
       item AS (
         SELECT CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END AS missing_on
         FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
         FOR NO KEY UPDATE),
-      left_to_try AS (SELECT i.missing_on, ARRAY(SELECT l.host FROM live l WHERE l.host <> ALL(i.missing_on) ORDER BY l.host) AS hosts FROM item i)
+      left_to_try AS MATERIALIZED (SELECT i.missing_on, ARRAY(SELECT l.host FROM live l WHERE l.host <> ALL(i.missing_on) ORDER BY l.host) AS hosts FROM item i)
       UPDATE job_items j SET missing_on = t.missing_on, attempts = j.attempts - (cardinality(t.hosts) > 0)::int
       FROM left_to_try t
       WHERE j.job_id = ${msg.job_id} AND j.item = ${msg.item}

@@ -679,10 +679,10 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     const feature = (n: string) => c.features[n] ?? null;
     // Left empty where the clip has no bound: 0 and the Nyquist frequency would come back from a
     // re-import as bounds the clip never had, and a box is another clip than its time band.
-    const hz = (v: number | null) => (v === null ? "" : (v / te).toFixed(RAVEN_DECIMALS.hz));
-    const begin = (c.start_time * te).toFixed(RAVEN_DECIMALS.seconds);
+    const hz = (v: number | null) => (v === null ? "" : losslessFixed(v / te, RAVEN_DECIMALS.hz));
+    const begin = losslessFixed(c.start_time * te, RAVEN_DECIMALS.seconds);
     return [
-      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(c.low_freq), hz(c.high_freq),
+      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, losslessFixed(c.end_time * te, RAVEN_DECIMALS.seconds), hz(c.low_freq), hz(c.high_freq),
       r.path, begin, basename(r.path), c.id,
       ...tagKeys.map((k) => tagValues(c, k)),
       ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
@@ -717,8 +717,28 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
  * The decimals Raven Pro writes a selection table's numbers with (test/fixtures/raven-selections.txt):
  * seconds to the nanosecond, Hz to the millihertz — fixed, never an exponent (1e-7) or a binary
  * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (TIME_TOLERANCE, half a microsecond).
+ * The fewest an export writes (losslessFixed).
  */
 const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
+
+/**
+ * `value` in fixed notation, read back as the same double: to `decimals` places where those do
+ * (Raven's form), else with the digits of its shortest round-trip form (String: more places),
+ * written out without its exponent. Rounded to Raven's places, a clip of [0, 5e-324] s or
+ * [1.0000000001, 1.0000000004] s, or a band of [1000.0001, 1000.0003] Hz, was written as one
+ * instant or frequency twice, and the import refused the whole table (End Time must be after Begin Time).
+ */
+export function losslessFixed(value: number, decimals: number): string {
+  const fixed = value.toFixed(decimals);
+  // From 1e21 on toFixed writes an exponent too.
+  if (Number(fixed) === value && !fixed.includes("e")) return fixed;
+  const shortest = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(String(value));
+  if (!shortest) return String(value);
+  const [, sign, first, rest = "", exponent] = shortest;
+  const digits = first + rest, point = Number(exponent) + 1;
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  return sign + (digits.length <= point ? digits.padEnd(point, "0") : `${digits.slice(0, point)}.${digits.slice(point)}`);
+}
 
 /** The most feature names a refusal of unknown ones lists (checkFeatureNames). */
 const SHOWN_FEATURE_NAMES = 30;

@@ -189,6 +189,13 @@ export interface ClipFilter {
   /** Only clips whose band starts below this frequency (real Hz, > 0; > min_freq when both are given): low_freq < max_freq, a clip without low_freq starting at 0 Hz. */
   max_freq?: number;
   tag?: TagFilter;
+  /**
+   * Only clips whose own state is this, whatever their recording's and dataset's (which the
+   * listing's `state`, their effective state, takes in): a read-only recording's clips as it was
+   * left (`state: "archived", own_state: "active"`), without those archived or trashed on their own
+   * before — which no effective state tells apart, and its total counted.
+   */
+  own_state?: State;
 }
 
 export interface ClipQuery extends PageRequest, ClipFilter {
@@ -247,12 +254,13 @@ export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}
     AND ${bandOverlap(db, q, q.recording_id === undefined)}
-    AND ${carriesTag(db, "clip", "c", q.tag)}`;
+    AND ${carriesTag(db, "clip", "c", q.tag)}
+    AND ${given(db, q.own_state, (s) => db`c.state = ${s}`)}`;
 }
 
 /** The values clipFilter selects by, in a fixed order (a cursor's Keyset.filters): one changed is another listing. */
 function clipFilterValues(q: ClipFilter): unknown[] {
-  return [q.recording_id, q.dataset_id, q.start_before, q.end_after, q.min_freq, q.max_freq, q.tag?.key, q.tag?.value];
+  return [q.recording_id, q.dataset_id, q.start_before, q.end_after, q.min_freq, q.max_freq, q.tag?.key, q.tag?.value, q.own_state];
 }
 
 /**

@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { authorUsername, carriedNotes, cursorQuery, decimalText, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, bandQuery, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { authorUsername, carriedNotes, cursorQuery, decimalText, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, bandQuery, oneOf, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -48,6 +48,8 @@ const band = {
  * What a member refused another's clip (its move, its deletion) may do instead: any member notes on
  * any clip. Not its trash, which is its creator's too (the hint had said "trash it instead").
  */
+/** What a clips cursor is bound to (cursorQuery): the listing's query but its limit. */
+const CLIP_CURSOR_QUERY = "filters, state, own_state, sort and order";
 const ASK_ITS_CREATOR = "write a note on it for its creator";
 const bandInOrder = (b: { low_freq?: number | null; high_freq?: number | null }) => b.low_freq == null || b.high_freq == null || b.low_freq < b.high_freq;
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -57,10 +59,11 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/clips", {
     schema: {
       summary: "List clips", tags,
-      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a clip created or deleted meanwhile does not shift, so that a clip there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a creation repeats one).",
+      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a clip created or deleted meanwhile does not shift, so that a clip there throughout the paging, its start and end unchanged, is listed once (by offset, a deletion on an earlier page skips one, a creation repeats one); one moved meanwhile past the cursor or back before it may be listed twice or not at all.",
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
+        own_state: oneOf(STATES).optional().describe("Only clips whose own state is this, whatever their recording's and dataset's, which `state` (their effective state) takes in: `state=archived&own_state=active` lists an archived recording's clips as it was left, without those archived on their own before (all of them are `archived` there), its `total` counting those alone"),
         recording_id: id.optional(),
         dataset_id: id.optional().describe("Only the clips of this dataset's recordings"),
         start_before: windowEdge("Only clips that start before this time: start_time < start_before (s, real time)"),
@@ -68,9 +71,9 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
         ...bandQuery,
         ...tagQuery("clips"),
         ...sortQuery(CLIP_SORTS, "start_time"),
-        ...cursorQuery(NUMERIC_CURSOR_BYTES),
+        ...cursorQuery(NUMERIC_CURSOR_BYTES, CLIP_CURSOR_QUERY),
       }))),
-      response: { 200: keysetPage(clipSchema, "clip"), 400: errorBody },
+      response: { 200: keysetPage(clipSchema, "clip", CLIP_CURSOR_QUERY), 400: errorBody },
     },
   }, async (request) => listClips(sql, withTagFilter(request.query)));
 

@@ -22,6 +22,8 @@ const noteSchema = z.object({
 });
 
 /** A note's flag, as its creation and its edit take it. */
+/** What a notes cursor is bound to (cursorQuery): the listing's query but its limit; notes have one order. */
+const NOTE_CURSOR_QUERY = "filters and state";
 const isIssue = z.boolean({ error: "must be true or false" });
 
 export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -37,9 +39,9 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
         include_clips: booleanText().optional().describe("with recording_id: also the notes on the recording's clips (each names its clip_id)"),
         clip_id: id.optional(), is_issue: booleanText().optional(),
         created_by: id.optional().describe("only the notes this user wrote (a member archives, trashes and restores only those)"),
-        ...cursorQuery(NUMERIC_CURSOR_BYTES),
+        ...cursorQuery(NUMERIC_CURSOR_BYTES, NOTE_CURSOR_QUERY),
       }),
-      response: { 200: keysetPage(noteSchema, "note"), 400: errorBody },
+      response: { 200: keysetPage(noteSchema, "note", NOTE_CURSOR_QUERY), 400: errorBody },
     },
   }, async (request) => listNotes(sql, request.query));
 

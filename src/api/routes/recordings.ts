@@ -66,6 +66,8 @@ const MAX_PATH = 4096;
 const CURSOR_BYTES = 6 * MAX_PATH + NUMERIC_CURSOR_BYTES;
 
 /** What people may set on a recording; null clears a field. */
+/** What a recordings cursor is bound to (cursorQuery): the listing's query but its limit. */
+const RECORDING_CURSOR_QUERY = "filters, state, sort and order";
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
   date: calendarDate.nullable().optional(),
@@ -132,13 +134,13 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
+      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging, its sort key unchanged, is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
       querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path"),
-        ...cursorQuery(CURSOR_BYTES),
+        ...cursorQuery(CURSOR_BYTES, RECORDING_CURSOR_QUERY),
       }))),
       response: {
-        200: keysetPage(recordingSchema, "recording"),
+        200: keysetPage(recordingSchema, "recording", RECORDING_CURSOR_QUERY),
         400: errorBody,
       },
     },
