@@ -73,8 +73,8 @@ it("a request arriving while the server drains gets the API's 503 saying the ser
     const { port, socket, ended } = await pausedDownload(app); // holds the drain open
     const closed = app.close();
     /** One request on a connection of its own, closed after the answer: the raw answer. */
-    const ask = () => new Promise<string>((resolve) => {
-      const s = connect(port, "127.0.0.1", () => s.write("GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const ask = (path = "/version") => new Promise<string>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
       let text = "";
       s.on("data", (c: Buffer) => (text += c.toString("latin1"))).once("close", () => resolve(text)).once("error", () => resolve("refused"));
     });
@@ -86,6 +86,11 @@ it("a request arriving while the server drains gets the API's 503 saying the ser
     expect(head).toMatch(/\r\nretry-after: 5\r\n/i);
     expect(head).toMatch(/\r\nconnection: close\r\n/i);
     expect(JSON.parse(json)).toEqual({ statusCode: 503, error: "Service Unavailable", message: CLOSING_MESSAGE });
+    // /health too, whose own 503 body is another: a load balancer's probe sees the instance go (it got a 500).
+    const [healthHead, healthJson] = (await ask("/health")).split("\r\n\r\n");
+    expect(healthHead).toMatch(/^HTTP\/1\.1 503 /);
+    expect(healthHead).toMatch(/\r\nretry-after: 5\r\n/i);
+    expect(JSON.parse(healthJson)).toEqual({ statusCode: 503, error: "Service Unavailable", message: CLOSING_MESSAGE });
     socket.resume();
     await ended;
     await closed;

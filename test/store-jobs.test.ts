@@ -524,6 +524,30 @@ describe("extract_features jobs", () => {
     }
   }, 30_000);
 
+  it("an item whose check before computing meets a database error gives its thread's place back: the worker goes on computing once the database answers (with one thread it computed nothing more, for good)", async () => {
+    const ds = await toneDataset(["wedge-a.wav", "wedge-b.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: Object.values(ds.recordings) }, features: ["rms_dbfs"] }, created_by: null });
+    // The first item's computation done, job_items goes away for a second: the second item, which
+    // waited for the one thread's place, takes it and meets the error in its check (isPending), as the
+    // first's outcome does; both are delivered again once it is back.
+    let back: Promise<void> | undefined;
+    afterRun = async () => {
+      afterRun = undefined;
+      await t.db.sql`ALTER TABLE job_items RENAME TO job_items_away`;
+      back = new Promise((resolve) => setTimeout(resolve, 1500)).then(async () => void (await t.db.sql`ALTER TABLE job_items_away RENAME TO job_items`));
+    };
+    const logged: string[] = [];
+    try {
+      const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000), { log: (m) => logged.push(m) });
+      expect(done).toMatchObject({ result: "success", progress_done: 2, progress_total: 2 });
+      // Both items' first deliveries failed on the missing table, the one waiting for the place among them.
+      expect(logged.filter((m) => / item [01] .*: delivery 1 of \d+ failed: .*job_items/.test(m))).toHaveLength(2);
+    } finally {
+      afterRun = undefined;
+      await back;
+    }
+  }, 60_000);
+
   it("an item whose deliveries all died is recorded as ended in an error from the dead-letter queue", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
     // Play the dying workers: take the item and fail it, as pg-boss does when a heartbeat lapses, until no retry is left.

@@ -420,13 +420,16 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
     const release = await ctx.computingPlace();
     if (!release) return handBack(ctx, job, msg);
     // An abort while it waited for its place skipped it: not begun at all, rather than dropped at
-    // the first of computeItem's checks (SKIP_CHECK_MS), a place's time per item in hand.
-    if (!(await isPending(ctx.sql, msg))) {
+    // the first of computeItem's checks (SKIP_CHECK_MS), a place's time per item in hand. The place
+    // is given back however that check or the computation ends: a check that met a database outage
+    // kept it for good, and `worker -j 1` computed nothing more once the database was back.
+    let outcome: Awaited<ReturnType<typeof computeItem>>;
+    try {
+      outcome = (await isPending(ctx.sql, msg)) ? await computeItem(ctx, msg, readable, data, delivery) : null;
+    } finally {
       release();
-      return;
     }
-    let outcome = await computeItem(ctx, msg, readable, data, delivery).finally(release);
-    if (outcome === null) return; // skipped by an abort while computed
+    if (outcome === null) return; // skipped by an abort, before or while computed
     if ("changed" in outcome) {
       // Written while it was read (in place: another take copied over it, a sync tool): values of
       // no one content, or a decoding failure that is not the file's. Checked again from the top

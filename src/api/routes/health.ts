@@ -1,7 +1,8 @@
 /**
  * /health and /version: cheap, and prompt even when every core is busy (no work beyond one
  * bounded database round trip). /health is 200 when the database answers and 503 when it does
- * not; it needs no token anywhere (probes send none), so beyond loopback (`errorDetails` off) it
+ * not, or when the server drains (plugins/drain.ts: the common error body — declared here too, it
+ * was refused by this route's own 503 schema and became a 500, a stack logged for every probe); it needs no token anywhere (probes send none), so beyond loopback (`errorDetails` off) it
  * does not say why — the database's error names hosts and ports — nor which version this is: a
  * token holder asks /version, a read like any other (an attacker need not learn which known
  * flaws a server has without one).
@@ -9,6 +10,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { VERSION } from "../../engine/version.js";
+import { errorBody } from "../schemas.js";
 
 /** Longest /health waits for the database before reporting it unavailable. */
 const DB_CHECK_TIMEOUT_MS = 2000;
@@ -23,7 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ errorDetails: boolean }> = as
   const version = options.errorDetails ? VERSION : undefined;
   app.get("/health", {
     config: { public: true },
-    schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: healthBody } },
+    schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: z.union([healthBody, errorBody]).describe("The database unavailable (this route's own body), or the server shutting down (the error body every route answers while it drains, with Retry-After): a load balancer takes the instance out either way") } },
   }, async (_request, reply) => {
     const database = app.db;
     let timer: NodeJS.Timeout | undefined;
