@@ -360,6 +360,15 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     return res.json();
   }
 
+  /** A 120 s 1 kHz tone at 8 kHz, `file`, registered in a dataset `name` of its own: the recording. */
+  async function toneRecordingApart(name: string, file: string) {
+    const dir = join(extra.path, name);
+    await mkdir(dir);
+    await writeSineWav(join(dir, file), 8000, 120, 1000);
+    const dataset = await post("/v1/datasets", { name, audio_dir: dir });
+    return post("/v1/recordings", { dataset_id: dataset.id, path: file });
+  }
+
   it("lists the demo recordings and shows the bat recording's tiles, without gaps, with axes in real units", async () => {
     await page.goto(`${base}/#recording=${batId}`);
     await expect.poll(() => page.locator("#recordings button").allTextContents()).toEqual([
@@ -757,11 +766,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   });
 
   it("counts only the clips it lists past its cap on a read-only recording: those archived on their own are neither drawn nor counted — the note counted them, and they took places of the 1000 drawn", async () => {
-    const dir = join(extra.path, "shelf");
-    await mkdir(dir);
-    await writeSineWav(join(dir, "shelved.wav"), 8000, 120, 1000);
-    const dataset = await post("/v1/datasets", { name: "shelf", audio_dir: dir });
-    const shelved = await post("/v1/recordings", { dataset_id: dataset.id, path: "shelved.wav" });
+    const shelved = await toneRecordingApart("shelf", "shelved.wav");
     // 1200 clips every 0.1 s, every tenth archived on its own (120) before the recording: 1080 as it was left.
     await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time, state) SELECT ${shelved.id}::uuid, i * 0.1::float8, i * 0.1::float8 + 0.04, CASE WHEN i % 10 = 5 THEN 'archived' ELSE 'active' END FROM generate_series(0, 1199) AS i`;
     await post(`/v1/recordings/${shelved.id}/archive`, {});
@@ -776,11 +781,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   });
 
   it("pages a window's clips by cursor: a clip deleted while the pages are read shifts none of the others — by offset the clip after the next page's start was skipped", async () => {
-    const dir = join(extra.path, "paged");
-    await mkdir(dir);
-    await writeSineWav(join(dir, "paged.wav"), 8000, 120, 1000);
-    const dataset = await post("/v1/datasets", { name: "paged", audio_dir: dir });
-    const paged = await post("/v1/recordings", { dataset_id: dataset.id, path: "paged.wav" });
+    const paged = await toneRecordingApart("paged", "paged.wav");
     // 450 clips every 0.2 s: three pages of at most 200, all inside the first view's window.
     await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${paged.id}::uuid, i * 0.2::float8, i * 0.2::float8 + 0.05 FROM generate_series(0, 449) AS i`;
     const clips = await allClips(paged.id);
