@@ -75,13 +75,23 @@ describe("a request Node refuses before it reaches a route", () => {
     await withServer({}, async (port) => {
       const answer = (request: string) => answerTo(port, request);
       const url = `/v1/recordings?search=${"a".repeat(17_000)}`;
-      expect(await answer(`GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)).toEqual(["HTTP/1.1 414 URI Too Long", { statusCode: 414, error: "URI Too Long", message: `the request's URL is ${url.length} bytes, over the server's limit of 16384 bytes for a request's URL and headers together: send a shorter one` }]);
+      expect(await answer(`GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)).toEqual(["HTTP/1.1 414 URI Too Long", { statusCode: 414, error: "URI Too Long", message: `the request's URL is ${url.length} bytes; the server's limit is 16384 bytes for a request's URL and headers together: send a shorter one` }]);
       // 100 kB: Node's parser stops within the first 64 KiB it reads, before the URL's end.
       const [status, body] = await answer(`GET /v1/recordings?search=${"a".repeat(100_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       expect([status, body.statusCode]).toEqual(["HTTP/1.1 414 URI Too Long", 414]);
-      const atLeast = Number(/^the request's URL is at least (\d+) bytes, over the server's limit of 16384 bytes for a request's URL and headers together: send a shorter one$/.exec(body.message)?.[1]);
+      const atLeast = Number(/^the request's URL is at least (\d+) bytes; the server's limit is 16384 bytes for a request's URL and headers together: send a shorter one$/.exec(body.message)?.[1]);
       expect(atLeast).toBeGreaterThanOrEqual(16384);
       expect(atLeast).toBeLessThan(100_000);
+      // A header value sent in a read of its own that reads like a request line ("AB " and no line
+      // end) is no URL: the headers are over the limit (it was told its URL was 20003 bytes).
+      const c = await open(port);
+      c.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ");
+      await sleep(100);
+      c.socket.write(`AB ${"b".repeat(20_000)}`);
+      await sleep(100);
+      c.socket.write("\r\n\r\n");
+      for (let i = 0; i < 100 && !c.closed(); i++) await sleep(50);
+      expect(c.received().split("\r\n")[0]).toBe("HTTP/1.1 431 Request Header Fields Too Large");
     });
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decode } from "../src/audio/index.js";
+import { durationText } from "../src/audio/types.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { spectrogram } from "../src/engine/spectrogram.js";
 import { featuresOfFile } from "../src/features/features.js";
@@ -303,6 +304,14 @@ describe("sonotile info", () => {
     expect(await lines(long)).toEqual(["format:      wav, pcm_16, 16 bits", "duration:    1:02:03.501 (3723.501 s)", `size:        ${44 + 2 * (1000 * 3723 + 501)} bytes`]);
     const json = JSON.parse((await sonotile("info", short, "--json", "--no-md5")).stdout);
     expect([json.container, json.encoding, json.duration]).toEqual(["wav", "pcm_16", 1486 / 44_100]);
+  });
+
+  it("a duration goes on the clock once it shows a minute, as rounded (59.9996 s at 1 kHz was '60.000 s', 60 s '0:01:00.000')", () => {
+    expect(durationText(59.9994, 1000)).toBe("59.999 s");
+    expect(durationText(59.9996, 1000)).toBe("0:01:00.000 (60.000 s)");
+    expect(durationText(60, 1000)).toBe("0:01:00.000 (60.000 s)");
+    expect(durationText(3599.99999, 44_100)).toBe("0:59:59.99999 (3599.99999 s)");
+    expect(durationText(0, 500_000)).toBe("0.000000 s");
   });
 
   it("human form lists format, rate, duration and bext metadata", async () => {

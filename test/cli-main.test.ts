@@ -166,7 +166,7 @@ describe("sonotile", () => {
 
   it("yes/no text after a boolean flag, --verbose too, is refused naming the flag and how to give it, exit 2 (`--pcen false` said 'expects one audio file, got 2'); --name=yes|no is read as the flag's value", async () => {
     const wav = `${FIXTURES}/recordings/batdetect2_20230322_172000_selec2.wav`;
-    const tail = (text: string) => `(got "${text}" after it; an argument of that name goes after --)`;
+    const tail = (text: string) => `(got "${text}" after it; a file of that name goes after a final --, every option before it)`;
     const refused = await Promise.all([
       sonotile(["spectrogram", wav, "-o", "/tmp/messages-never.npy", "--pcen", "false"]),
       sonotile(["info", wav, "--json", "no"]),

@@ -92,16 +92,18 @@ describe("parseCommandLine", () => {
   });
 
   it("refuses yes/no text after a boolean flag, naming the flag and its forms (`--pcen false` was a second audio file: 'expects one audio file, got 2')", () => {
-    const tail = (text: string) => `(got "${text}" after it; an argument of that name goes after --)`;
+    const tail = (text: string) => `(got "${text}" after it; a file of that name goes after a final --, every option before it)`;
     const cases: [string[], string][] = [
       [["rec.wav", "-o", "x.npy", "--pcen", "false"], `--pcen takes no value: give --pcen or --no-pcen, or --pcen=false ${tail("false")}`],
       [["--resample", "Yes", "rec.wav"], `--resample takes no value: give --resample or --no-resample, or --resample=Yes ${tail("Yes")}`],
-      [["--no-normalize", "1"], `--no-normalize takes no value: give --normalize or --no-normalize ${tail("1")}`],
+      [["--no-normalize", "off"], `--no-normalize takes no value: give --normalize or --no-normalize ${tail("off")}`],
       [["--verbose", "off"], `--verbose takes no value: give --verbose, or --verbose=off ${tail("off")}`],
     ];
     for (const [args, message] of cases) expect(() => parseCommandLine(args, OPTIONS), args.join(" ")).toThrow(new UsageError(message));
     // Any other word after one is a positional, as before; so is yes/no text after `--`.
     expect(parseCommandLine(["--pcen", "rec.wav", "--verbose", "2", "--", "false"], OPTIONS)).toMatchObject({ params: { pcen: true }, options: { verbose: true }, positionals: ["rec.wav", "2", "false"] });
+    // The digits 1 and 0 too: they name folders (a card's, a deployment's) more often than they mean yes or no.
+    expect(parseCommandLine(["--verbose", "1", "--no-pcen", "0"], OPTIONS)).toMatchObject({ params: { pcen: false }, options: { verbose: true }, positionals: ["1", "0"] });
   });
 
   it("reads --name=VALUE of every boolean flag, a parameter's or a command's own, as --pcen=false always was (yes/no text): false leaves an option unset", () => {

@@ -6,7 +6,7 @@
  * there were, each holding a socket, a parser and a file descriptor that audio files, worker
  * threads and the database also need.
  */
-import { maxHeaderSize, STATUS_CODES, type ServerOptions } from "node:http";
+import { maxHeaderSize, METHODS, STATUS_CODES, type ServerOptions } from "node:http";
 import type { Socket } from "node:net";
 import { checkNumberOptions, checkOptions, MAX_TIMER_MS, type NumberRule } from "../audio/signal.js";
 import { errorBody } from "./plugins/errors.js";
@@ -65,24 +65,27 @@ interface ClientError {
 }
 
 /** A request line's start, up to where its URL is being read: a method (all upper-case in HTTP's registry) and a space, then no space or line end. */
-const REQUEST_LINE_START = /^[A-Z][A-Z-]* ([^\s]*)$/;
+const REQUEST_LINE_START = /^([A-Z][A-Z-]*) ([^\s]*)$/;
 
 /**
  * The length of a URL that took a request over Node's header limit on its own — Node counts the
  * URL and the headers together, stopping at the byte that reaches `maxHeaderSize` — read from
- * what the parser was reading when it stopped. When that read holds the request line from its
- * start (the read's start, or after a pipelined request's blank line) and the URL has not ended
- * before the stop, the URL alone is over the limit: its length, `whole` when the stop is at its
- * end (the space before the HTTP version), else the bytes read of it. Null when the stop came
- * after the request line (a header), or the read began inside a line — a URL or header arriving
- * in pieces, which Node keeps no more of: either may have gone over.
+ * what the parser was reading when it stopped. Only where that read surely begins a request: it
+ * is the connection's first (`socket.bytesRead` counts no other), or a pipelined request's blank
+ * line ends in it. There, when it holds a request line of a known method whose URL has not ended
+ * before the stop, the URL alone is over the limit: its length, `whole` when the stop is at its end
+ * (the space before the HTTP version), else the bytes read of it. Null otherwise: the stop came
+ * after the request line (a header), or the read may begin inside a line — a header value sent in
+ * a read of its own reads like a request line (`X-Long: ` then `AB bbb…` was told its URL was too
+ * long), and a URL or header arriving in pieces, of which Node keeps no more, may either have gone over.
  */
-function overflowingUrl(err: ClientError): { length: number; whole: boolean } | null {
+function overflowingUrl(err: ClientError, socket: Socket): { length: number; whole: boolean } | null {
   if (!Buffer.isBuffer(err.rawPacket) || err.bytesParsed === undefined) return null;
   const read = err.rawPacket.subarray(0, err.bytesParsed).toString("latin1");
   const blank = read.lastIndexOf("\r\n\r\n");
-  const url = REQUEST_LINE_START.exec(blank < 0 ? read : read.slice(blank + 4))?.[1];
-  return url === undefined ? null : { length: url.length, whole: err.rawPacket[err.bytesParsed] === 0x20 };
+  if (blank < 0 && socket.bytesRead !== err.rawPacket.length) return null;
+  const [, method, url] = REQUEST_LINE_START.exec(blank < 0 ? read : read.slice(blank + 4)) ?? [];
+  return url === undefined || !METHODS.includes(method) ? null : { length: url.length, whole: err.rawPacket[err.bytesParsed] === 0x20 };
 }
 
 /**
@@ -94,10 +97,10 @@ function overflowingUrl(err: ClientError): { length: number; whole: boolean } | 
 function clientErrorAnswer(limits: ConnectionLimits): (err: ClientError, socket: Socket) => void {
   return (err, socket) => {
     if (err.code === "ECONNRESET" || socket.destroyed) return; // the client has left: nobody to answer
-    const url = err.code === "HPE_HEADER_OVERFLOW" ? overflowingUrl(err) : null;
+    const url = err.code === "HPE_HEADER_OVERFLOW" ? overflowingUrl(err, socket) : null;
     const [statusCode, message] =
       err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, `the request was not sent in time: its headers within ${limits.headersTimeoutMs / 1000} s, all of it within ${limits.requestTimeoutMs / 1000} s`]
-      : url ? [414, `the request's URL is ${url.whole ? "" : "at least "}${url.length} bytes, over the server's limit of ${maxHeaderSize} bytes for a request's URL and headers together: send a shorter one`]
+      : url ? [414, `the request's URL is ${url.whole ? "" : "at least "}${url.length} bytes; the server's limit is ${maxHeaderSize} bytes for a request's URL and headers together: send a shorter one`]
       : err.code === "HPE_HEADER_OVERFLOW" ? [431, `the request's URL and headers are larger than the server's limit of ${maxHeaderSize} bytes for them together: send a shorter URL, or fewer or shorter headers`]
       : [400, "the request is not well-formed HTTP/1.1"];
     const body = JSON.stringify(errorBody(statusCode, message));

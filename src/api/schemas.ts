@@ -241,12 +241,12 @@ function documentedHeaders(headers: Readonly<Record<string, string>>): Record<st
 }
 
 /**
- * An error answer that carries headers beside its body (the error body), declared with them: a
- * download's 416 states the file's size in Content-Range (`bytes *\/size`, RFC 9110 §15.5.17).
- * `headers`: name → what it says.
+ * An error answer that carries headers beside its body (the error body, unless `body`), declared
+ * with them: a download's 416 states the file's size in Content-Range (`bytes *\/size`, RFC 9110
+ * §15.5.17). `headers`: name → what it says.
  */
-export function errorWithHeaders(description: string, headers: Readonly<Record<string, string>>) {
-  return { description, content: { "application/json": { schema: errorBody } }, headers: documentedHeaders(headers) };
+export function errorWithHeaders(description: string, headers: Readonly<Record<string, string>>, body: z.ZodType = errorBody) {
+  return { description, content: { "application/json": { schema: body } }, headers: documentedHeaders(headers) };
 }
 
 /** The validator of a response that can be revalidated (If-None-Match → 304). */

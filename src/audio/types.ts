@@ -95,10 +95,12 @@ export function plural(n: number, noun: string): string {
 export function durationText(seconds: number, samplerate: number): string {
   const decimals = Math.max(0, Math.ceil(Math.log10(samplerate)));
   const plain = `${seconds.toFixed(decimals)} s`;
-  if (!(seconds >= 60 && Number.isFinite(seconds))) return plain;
-  // Whole units of the last decimal, so that the clock's parts are exact (no 59.9999… seconds).
+  if (!Number.isFinite(seconds)) return plain;
+  // Whole units of the last decimal, so that the clock's parts are exact (no 59.9999… seconds);
+  // the minute told by them, as shown (59.9996 s at 1 kHz is 60.000 s, on the clock like 60 s).
   const unit = 10 ** decimals;
   const units = Math.round(seconds * unit);
+  if (units < 60 * unit) return plain;
   const [h, m, s] = [Math.floor(units / (3600 * unit)), Math.floor(units / (60 * unit)) % 60, Math.floor(units / unit) % 60];
   const fraction = decimals ? `.${String(units % unit).padStart(decimals, "0")}` : "";
   return `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}${fraction} (${plain})`;

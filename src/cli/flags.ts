@@ -107,13 +107,17 @@ export const PARAM_FLAGS: readonly ParamFlag[] = PARAM_NAMES.map((param) => {
 const byName = new Map(PARAM_FLAGS.map((f) => [f.name, f]));
 
 /**
- * Refuses yes/no text `next` given after boolean flag `flag` (`--pcen false`): a boolean's value
- * is given inline or not at all, so that word would be read as a positional — a second audio file
- * (`expects one audio file, got 2`) — or dropped. `forms` is how to give the flag instead. Any
- * other word after it stays a positional; so does yes/no text after `--`.
+ * Refuses a yes/no word `next` (true/false, yes/no, on/off) given after boolean flag `flag`
+ * (`--pcen false`): a boolean's value is given inline or not at all, so that word would be read as a
+ * positional — a second audio file (`expects one audio file, got 2`) — or dropped. `forms` is how
+ * to give the flag instead. Any other argument after it stays a positional — the digits 1 and 0
+ * too, which name folders (a card's, a deployment's: `extract --md5 1`) more often than they mean
+ * yes or no; so does a yes/no word after `--`.
  */
 export function refuseValueAfter(flag: string, next: string | undefined, forms = `${flag}, or ${flag}=${next}`): void {
-  if (next !== undefined && booleanFromText(next) !== undefined) throw new UsageError(`${flag} takes no value: give ${forms} (got "${next}" after it; an argument of that name goes after --)`);
+  if (next !== undefined && !/^\d+$/.test(next) && booleanFromText(next) !== undefined) {
+    throw new UsageError(`${flag} takes no value: give ${forms} (got "${next}" after it; a file of that name goes after a final --, every option before it)`);
+  }
 }
 
 /** The yes/no text given to boolean option `flag` as `--flag=text`; a UsageError naming the flag for other text. */

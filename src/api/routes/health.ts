@@ -10,7 +10,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { VERSION } from "../../engine/version.js";
-import { errorBody } from "../schemas.js";
+import { errorBody, errorWithHeaders, RETRY_AFTER_HEADER } from "../schemas.js";
 
 /** Longest /health waits for the database before reporting it unavailable. */
 const DB_CHECK_TIMEOUT_MS = 2000;
@@ -25,7 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ errorDetails: boolean }> = as
   const version = options.errorDetails ? VERSION : undefined;
   app.get("/health", {
     config: { public: true },
-    schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: z.union([healthBody, errorBody]).describe("The database unavailable (this route's own body), or the server shutting down (the error body every route answers while it drains, with Retry-After): a load balancer takes the instance out either way") } },
+    schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: errorWithHeaders("The database unavailable (this route's own body), or the server shutting down (the error body every route answers while it drains, with Retry-After): a load balancer takes the instance out either way", RETRY_AFTER_HEADER, z.union([healthBody, errorBody])) } },
   }, async (_request, reply) => {
     const database = app.db;
     let timer: NodeJS.Timeout | undefined;
