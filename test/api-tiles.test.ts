@@ -36,6 +36,7 @@ import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-hel
 import { bytesToF32, firstDifference, pngText } from "./golden.js";
 import { command as spectrogramCommand } from "../src/cli/commands/spectrogram.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
+import { TaskClients } from "../src/tiles/fair-queue.js";
 import { WASM32_MEMORY_MAX } from "../src/engine/wasm.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -561,6 +562,32 @@ describe("streamed range", () => {
     }
   });
 
+  it("a first tile that fails is the request's status, as a single tile's — it was a 200 of one error part —, and the tiles started after it are let go, not computed for no one", async () => {
+    const query = "start_time=0&end_time=22.6&window_size=0.06&width=128&format=f32&pcen=false";
+    await tiles.stats(recording(), parseParams({ window_size: 0.06, pcen: false }));
+    const run = tiles.pool.run.bind(tiles.pool);
+    const signals: (AbortSignal | undefined)[] = [];
+    // The file cut short before the first tile's read; the tiles after it run until let go.
+    tiles.pool.run = (task, signal, timeoutMs, clients) => {
+      if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
+      signals.push(signal);
+      if (signals.length === 1) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte 1000`)), 200));
+      return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
+    };
+    // Over a connection: an injected request's end counts as its client leaving, which let them go all the same.
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
+      const body = await res.text();
+      expect([res.status, res.headers.get("content-type")], body.slice(0, 300)).toEqual([422, "application/json; charset=utf-8"]);
+      expect(JSON.parse(body).message).toBe(`the recording's audio cannot be decoded: recordings/${FILE}: file ended early: sample data stops at byte 1000`);
+      // Two threads: four tiles started at once, the three after the first let go with it.
+      expect(signals.map((signal) => signal?.aborted)).toEqual([false, true, true, true]);
+    } finally {
+      tiles.pool.run = run;
+    }
+  });
+
   it("keeps no tile it has written: a stream holds the tiles computed ahead, not every tile sent so far", async () => {
     // Each tile sent had stayed referenced until the stream's end: one stream of 256 f32 tiles of
     // 12 MB held 3 GB, and 40 such streams from one client had the server killed for memory.
@@ -604,7 +631,7 @@ describe("streamed range", () => {
   });
 
   it("stops the queued work when the client disconnects", async () => {
-    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
     // 0.2 s windows every 88 samples: 11,300 frames of 8820-point FFTs → 88 tiles of 128
     // frames, tens of milliseconds each — the client leaves after the first.
     const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false";
@@ -725,6 +752,36 @@ describe("fair scheduling across clients", () => {
     expect((await app.inject({ url: `/v1/recordings/${id}/spectrogram?window_size=0.0123&pcen=false&start_time=0&end_time=0.1&format=f32`, headers: auth(adminKey) })).statusCode).toBe(200);
     expect(clients).toEqual([[`user ${adminId}`], ["address 127.0.0.9"], ["address 127.0.0.1"], [`user ${adminId}`]]);
   });
+
+  it("a stream whose first tile its client's full queue refuses is that 503, with Retry-After: 1, as a tile — it was a 200 of one error part; another client's stream still runs", async () => {
+    // One thread, two waiting computations a client: one running and two queued fill a client's share.
+    const fair = new TileService({ threads: 1, maxClientQueue: 2, workerFile: FAULT_WORKER_URL });
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: fair });
+    onTestFinished(async () => {
+      await server.close();
+      await fair.close();
+    });
+    // dB without a pass: 3 tiles; a window of each stream's own, so that none is cached or computed for another.
+    const stream = (remoteAddress: string, window: string, method: "GET" | "HEAD" = "GET") => server.inject({ method, url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&width=128&format=f32&pcen=false&normalize=false&window=${window}`, remoteAddress });
+    // Planned before (HEAD computes no tile): what the plan reads of the recording is known, as a viewer's streams find it.
+    for (const window of ["hamming", "blackman"]) expect((await stream("127.0.0.7", window, "HEAD")).statusCode).toBe(200);
+    const holder = new AbortController();
+    const holds = Array.from({ length: 3 }, () => fair.pool.run(faultTask({ kind: "hold", ms: 20_000 }), holder.signal, 30_000, new TaskClients("address 127.0.0.5")).catch(() => {}));
+    const other = stream("127.0.0.6", "hamming"); // queued behind the holds, in its own client's share
+    try {
+      const refused = await stream("127.0.0.5", "blackman");
+      expect([refused.statusCode, refused.headers["retry-after"], refused.headers["content-type"]], refused.body.slice(0, 300)).toEqual([503, "1", "application/json; charset=utf-8"]);
+      expect(refused.json().message).toBe("all workers are busy and 2 computations of this client are waiting for one already; retry shortly");
+    } finally {
+      holder.abort();
+      await Promise.all(holds);
+    }
+    const res = await other;
+    expect([res.statusCode, res.headers["x-tile-range"]]).toEqual([200, "0/0-2"]);
+    const text = res.rawPayload.toString("latin1");
+    expect(text).not.toContain("application/json");
+    expect([...text.matchAll(/X-Tile: 0\/(\d+)/g)].map((m) => Number(m[1]))).toEqual([0, 1, 2]);
+  });
 });
 
 describe("the request time limit (SPEC §10)", () => {
@@ -744,16 +801,13 @@ describe("the request time limit (SPEC §10)", () => {
     return { server, pool: limited.pool };
   }
 
-  it("is a 400 naming it when the computation itself runs past it — a tile, a one-shot image; in a stream, that tile's part says so", async () => {
+  it("is a 400 naming it when the computation itself runs past it — a tile, a one-shot image, a stream's first tile (it was a 200 of one error part)", async () => {
     const { server } = await limitedServer(10_000);
     const message = "over the request time limit of 1 s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)";
-    for (const url of [`/v1/recordings/${id}/tiles/0/0.png`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5`]) {
+    for (const url of [`/v1/recordings/${id}/tiles/0/0.png`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5`, `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&format=f32`]) {
       const res = await server.inject({ url });
       expect([res.statusCode, res.headers["retry-after"], res.json().message]).toEqual([400, undefined, message]);
     }
-    const stream = await server.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&format=f32` });
-    expect(stream.statusCode).toBe(200);
-    expect(stream.body).toContain(`X-Tile: 0/0\r\n\r\n{"error":"the computation ran past its time limit of 1 s on a worker and was stopped"}`);
   });
 
   it("is a 503 with Retry-After when the request waited that long for a free worker: the server is busy, asked again later it runs", async () => {
@@ -1448,8 +1502,11 @@ describe("a recording whose file was replaced after registration", () => {
     }, service).finally(() => service.close());
   });
 
-  it("written in place while a stream's tile reads it ends the stream with a part in the words of the single tile's 409, naming the recording and what to do — the part had the bare change", async () => {
-    const take = (level: number) => new Float32Array(8000 * 4).fill(level);
+  /** The words of the 409 for recording `id` whose file changed while read, the single tile's: naming the recording and what to do. */
+  const changedWhileRead = (id: string) => new RegExp(`^recording ${id}: the file changed while it was read \\(128058 bytes modified \\S+ when its content was checked; 128058 bytes modified \\S+ after\\): what was read may mix two contents; nothing read from it was kept or sent whole — ask again once the file is no longer written \\(its new content, if it is the recording's now: POST /v1/recordings/${id}/refresh\\)$`);
+  const take = (level: number) => new Float32Array(8000 * 4).fill(level);
+
+  it("written in place while a stream's first tile reads it is the stream's 409, the single tile's — it was a 200 of one error part", async () => {
     const service = new TileService({ threads: 1 });
     await withOwnRecording("s.wav", take(0.25), 8000, async (own, id, file) => {
       // Another take written over the file as the stream's first tile is given to the pool (after the header's frames were read).
@@ -1462,12 +1519,35 @@ describe("a recording whose file was replaced after registration", () => {
         return (run as (...a: unknown[]) => Promise<unknown>)(task, ...rest);
       }) as typeof service.pool.run;
       const res = await own.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&width=128&pcen=false&normalize=false&format=f32` });
+      expect([res.statusCode, res.headers["content-type"]]).toEqual([409, "application/json; charset=utf-8"]);
+      expect(res.json().message).toMatch(changedWhileRead(id));
+    }, service).finally(() => service.close());
+  });
+
+  it("written in place while a later tile of a stream reads it ends the stream with a part in the words of the single tile's 409, naming the recording and what to do — the part had the bare change", async () => {
+    const service = new TileService({ threads: 1 });
+    await withOwnRecording("later.wav", take(0.25), 8000, async (own, id, file) => {
+      // Another take written over the file once the second tile is computed, before the third is given to the pool.
+      let tileTasks = 0;
+      let second: Promise<unknown> | undefined;
+      const run = service.pool.run.bind(service.pool) as (...a: unknown[]) => Promise<unknown>;
+      service.pool.run = (async (task: { kind: string }, ...rest: unknown[]) => {
+        const n = task.kind === "tile" ? ++tileTasks : 0;
+        if (n === 3) {
+          await second!.catch(() => {});
+          await writeFile(file, floatWav(take(0.5), 8000));
+        }
+        const running = run(task, ...rest);
+        if (n === 2) second = running;
+        return running;
+      }) as typeof service.pool.run;
+      const res = await own.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&width=128&pcen=false&normalize=false&format=f32` });
       expect(res.statusCode).toBe(200);
       const boundary = /boundary=(\S+)/.exec(String(res.headers["content-type"]))![1];
       const parts = res.rawPayload.toString("latin1").split(`--${boundary}`).slice(1);
-      expect(parts.map((p) => /X-Tile: (\S+)/.exec(p)?.[1] ?? p.trim())).toEqual(["0/0", "--"]);
-      expect(parts[0]).toContain("Content-Type: application/json");
-      expect(JSON.parse(Buffer.from(parts[0].slice(parts[0].indexOf("\r\n\r\n") + 4), "latin1").toString("utf8")).error).toMatch(new RegExp(`^recording ${id}: the file changed while it was read \\(128058 bytes modified \\S+ when its content was checked; 128058 bytes modified \\S+ after\\): what was read may mix two contents; nothing read from it was kept or sent whole — ask again once the file is no longer written \\(its new content, if it is the recording's now: POST /v1/recordings/${id}/refresh\\)$`));
+      expect(parts.map((p) => /X-Tile: (\S+)/.exec(p)?.[1] ?? p.trim())).toEqual(["0/0", "0/1", "0/2", "--"]);
+      expect(parts[2]).toContain("Content-Type: application/json");
+      expect(JSON.parse(Buffer.from(parts[2].slice(parts[2].indexOf("\r\n\r\n") + 4), "latin1").toString("utf8")).error).toMatch(changedWhileRead(id));
     }, service).finally(() => service.close());
   });
 

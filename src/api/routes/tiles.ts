@@ -100,7 +100,7 @@ const spectrogramBody = bytesResponse(
 const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CONTROL_HEADER });
 /** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for a file at the path that cannot be used (no regular file, a link out of the dataset's directory) or audio that cannot be analysed. */
 const spectrogramErrors = {
-  400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
+  400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, the first tile's is the stream's 400, a later tile's its JSON part after the 200)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
   503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, a worker's DSP core had no room for the computation (its memory could not grow: at WebAssembly's 4 GiB, or refused more by the host; the worker is then replaced by a fresh one), or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
@@ -249,12 +249,12 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
     config: HEAD_DOCUMENTED,
     schema: {
       summary: "The tiles of a time interval, streamed in order",
-      description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
+      description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). The first tile is computed before the 200: a stream refused at it gets the status a single tile would (503 with Retry-After when every worker is busy, 400, 409, 422). A client that disconnects cancels the work still queued.",
       tags: ["spectrograms"],
       params: z.object({ id, z: zoom }),
       // revision: taken, so that a client may carry it on every spectrogram URL (it was a 400 here); a stream is not cached.
       querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
-      response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"], { "X-Tile-Range": "z/first-last: the tiles the parts hold, in order" }), ...spectrogramErrors },
+      response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile after the first that fails ends the stream with a JSON part {error}", ["multipart/mixed"], { "X-Tile-Range": "z/first-last: the tiles the parts hold, in order" }), ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, revision: _revision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
@@ -262,8 +262,13 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
     const { params, options } = splitQuery(query, tileOptionsSchema);
     const { recording } = await tileRecording(reply, request.params.id);
     const z = request.params.z;
-    const requester = requesterOf(reply);
-    const { left } = requester;
+    // The stream's tiles are let go when the client leaves, or when its first tile fails (`refused`):
+    // the request is then answered with that tile's status, and the tiles started after it would
+    // be computed for no one — a refused client's own, held in its queue, refused its retry too.
+    const refused = new AbortController();
+    const { client, left: clientGone } = requesterOf(reply);
+    const left = AbortSignal.any([clientGone, refused.signal]);
+    const requester = { client, left };
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
     const { x0, x1, widest } = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, requester);
     const tiles = x1 - x0;
@@ -285,7 +290,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
     const tileBytes = encodedBytesBound(widest.rows, widest.columns, fmt);
     const ahead = tilesAhead(app.tiles.pool.threads, tileBytes, app.unsentBytes.limit);
     app.unsentBytes.reserve(reply.raw, streamHeldBytes(tiles, ahead, tileBytes), SMALLER_SPECTROGRAM);
-    streamHeaders();
     const pending = new Map<number, Promise<TileBody>>();
     const start = (i: number) => {
       if (i >= tiles || left.aborted) return;
@@ -293,7 +297,20 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
       next.catch(() => {});
       pending.set(i, next);
     };
+    // Gone while the stream was planned: no tile is started (start), so tile 0 may not be awaited.
+    left.throwIfAborted();
     for (let i = 0; i < ahead; i++) start(i);
+    // The first tile before the 200: a stream refused at it — the pool's queue or the client's share
+    // of it full, the file changed, the run over the time limit — is answered with the status (and
+    // Retry-After) a single tile gets. It was a 200 of one error part, no status for a client to act
+    // on. The tiles after it are computed meanwhile, and it is sent while they are (SPEC §4).
+    try {
+      await pending.get(0);
+    } catch (err) {
+      refused.abort(err);
+      throw err;
+    }
+    streamHeaders();
     const body = new PassThrough();
     (async () => {
       for (let i = 0; i < tiles; i++) {
