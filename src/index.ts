@@ -6,7 +6,7 @@
  */
 export { spectrogram, type Spectrogram } from "./engine/spectrogram.js";
 export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions, type PackedStats } from "./engine/recording.js";
-export { RealFFT } from "./engine/fft.js";
+export { RealFFT, MAX_FFT_LENGTH } from "./engine/fft.js";
 export { CoreMemoryError, WASM32_MEMORY_MAX } from "./engine/wasm.js";
 export { getWindow } from "./engine/window.js";
 export { frameGeometry, frameCount, framesInInterval, type FrameGeometry } from "./engine/geometry.js";

@@ -270,6 +270,27 @@ describe("RealFFT buffers and plans", () => {
     expect(spectrogram(signal, 48000, { window_size: 0.01, pcen: false }).frames).toBeGreaterThan(0);
   });
 
+  it("a block of 2^32 bytes or more is refused, not wrapped modulo 2^32 by the core's i32: 4.4e9 bytes became a block of 105 MB, written 4.4 GB into, and the core trapped until the process ended", () => {
+    expect(() => core.alloc(2 ** 32 + 105_000_000)).toThrow(new CoreMemoryError("4399967296 bytes is over the DSP core's largest block, 1024 MB: ask for less at once"));
+    expect(() => core.alloc(2.5)).toThrow(new RangeError("a block of the DSP core must be a whole number of bytes >= 0, got 2.5"));
+    // A resampling into 1.1e9 samples at once (1 kHz → 1 MHz) asked for such a block.
+    const samples = new Float32Array(1_100_000).fill(0.1);
+    expect(() => spectrogram(samples, 1000, { resample: true, samplerate: 1_000_000, pcen: false })).toThrow(CoreMemoryError);
+    expect(() => spectrogram(samples, 1000, { resample: true, samplerate: 1_000_000, pcen: false })).toThrow(/^resample: 1100000 samples resampled at once into 1100000000 take a block of 4400000000 bytes, over the DSP core's largest, 1073741820 bytes — resample a shorter signal, or read the recording with spectrogramOfRecording or RecordingSpectrogram/);
+    // The engine works after.
+    const x = lcgInput(1000, 5);
+    expect(maxAbsDiff(new RealFFT(1000).forward(x), dft(x))).toBeLessThanOrEqual(tolerance(x));
+    expect(spectrogram(lcgInput(48000, 3), 48000, { window_size: 0.01, pcen: false }).frames).toBeGreaterThan(0);
+  });
+
+  it("n and bins are read-only at run time too: a plain-JS `fft.n = 4` on an instance of 8 transformed stale samples", () => {
+    const fft = new RealFFT(8);
+    expect(() => { (fft as { n: number }).n = 4; }).toThrow(TypeError);
+    expect(() => { (fft as { bins: number }).bins = 3; }).toThrow(TypeError);
+    expect([fft.n, fft.bins]).toEqual([8, 5]);
+    fft.dispose();
+  });
+
   it("rejects bad lengths with a RangeError naming n", () => {
     for (const n of [0, 1, -4, 2.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_FFT_LENGTH + 1, 2 ** 31]) {
       expect(() => new RealFFT(n)).toThrow(RangeError);

@@ -110,6 +110,9 @@ export class RealFFT {
     }
     this.n = n;
     this.bins = Math.floor(n / 2) + 1;
+    // Read-only at run time too: `fft.n = 4` on an instance of 8 transformed the first 4 of the
+    // plan's 8 input floats, the rest left from the call before (TypeScript's readonly binds no JS caller).
+    Object.defineProperties(this, { n: { writable: false }, bins: { writable: false } });
     this.plan = acquirePlan(n);
     finalizer.register(this, this.plan, this);
   }

@@ -12,7 +12,7 @@
  */
 import { MAX_RATE_FACTOR, rateRatio, resampledLength } from "./rate-ratio.js";
 import { getWindowF64 } from "./window.js";
-import { core } from "./wasm.js";
+import { core, CORE_MAX_BLOCK, CoreMemoryError } from "./wasm.js";
 
 /** resample_poly's default window: ("kaiser", 5.0). */
 const KAISER_BETA = 5;
@@ -171,15 +171,22 @@ export function createResampler(fsIn: number, fsOut: number): Resampler {
   };
   const compute = (buffer: Float32Array, bufferStart: number, outFrom: number, count: number): Float32Array => {
     if (identity || count === 0) return buffer.slice(outFrom - bufferStart, outFrom - bufferStart + count);
+    // A signal resampled at once must fit the core's largest block, input and output each: a
+    // recording is resampled a block at a time instead (recording.ts, the tiles), whatever its length.
+    const largest = 4 * Math.max(buffer.length, count);
+    if (largest > CORE_MAX_BLOCK) {
+      throw new CoreMemoryError(`resample: ${buffer.length} samples resampled at once into ${count} take a block of ${largest} bytes, over the DSP core's largest, ${CORE_MAX_BLOCK} bytes — resample a shorter signal, or read the recording with spectrogramOfRecording or RecordingSpectrogram, which resample it a block at a time`);
+    }
     const plan = polyphase(up, down); // before the views below: designing it again may grow the memory
     const xPtr = core.alloc(buffer.length * 4);
-    const outPtr = core.alloc(count * 4);
+    let outPtr = 0;
     try {
+      outPtr = core.alloc(count * 4);
       new Float32Array(core.memory.buffer, xPtr, buffer.length).set(buffer);
       core.resamplePoly(plan.ptr, up, down, k, halfLen, xPtr, bufferStart, buffer.length, outFrom, count, outPtr);
       return new Float32Array(core.memory.buffer, outPtr, count).slice();
     } finally {
-      core.free(outPtr);
+      if (outPtr !== 0) core.free(outPtr); // the output's block refused: the input's is freed alone
       core.free(xPtr);
     }
   };

@@ -55,12 +55,33 @@ export const CORE_MAX_BLOCK = 2 ** 30 - 4;
  * block over its maximum through `abort` with "Allocation too large".
  */
 function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memory): CoreMemoryError | null {
-  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
   if (err instanceof WebAssembly.RuntimeError && err.message === "unreachable") {
     return new CoreMemoryError(`out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(WASM32_MEMORY_MAX)} MB) — dispose() plans (RealFFT) no longer needed`, true);
   }
-  if (err instanceof Error && err.message.startsWith("Allocation too large")) return new CoreMemoryError(`${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`);
+  if (err instanceof Error && err.message.startsWith("Allocation too large")) return overLargestBlock(what);
   return null;
+}
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** The CoreMemoryError of a block of `what` over the allocator's largest (CORE_MAX_BLOCK). */
+function overLargestBlock(what: string): CoreMemoryError {
+  return new CoreMemoryError(`${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`);
+}
+
+/**
+ * The core's `alloc`, refusing in JavaScript a size its i32 argument cannot carry: 2^32 bytes or
+ * more wrapped modulo 2^32 (4.4e9 bytes became a block of 105 MB, which the caller then wrote 4.4 GB
+ * into: every later call of the core trapped until the process ended). A size over the largest
+ * block is refused as the allocator refuses it; one that is not a whole number of bytes ≥ 0 is
+ * the caller's mistake (a RangeError).
+ */
+function checkedAlloc(alloc: Core["alloc"]): Core["alloc"] {
+  return (bytes) => {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`a block of the DSP core must be a whole number of bytes >= 0, got ${bytes}`);
+    if (bytes > CORE_MAX_BLOCK) throw overLargestBlock(`${bytes} bytes`);
+    return alloc(bytes);
+  };
 }
 
 /**
@@ -80,7 +101,7 @@ function reportingOutOfMemory(instance: Core): Core {
     }
   };
   const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate" | "pcenColumns" | "sampleSums"> = {
-    alloc: allocating((bytes) => `${bytes} bytes`, alloc),
+    alloc: allocating((bytes) => `${bytes} bytes`, checkedAlloc(alloc)),
     fftCreate: allocating((n) => `the tables of an FFT plan for n=${n}`, fftCreate),
     stftCreate: allocating((n) => `the tables of an STFT plan for n=${n}`, stftCreate),
     featurePlanCreate: allocating((bins) => `a feature plan for ${bins} bins`, featurePlanCreate),
