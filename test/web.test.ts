@@ -1729,6 +1729,43 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expect.poll(() => page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get("level"))).toBe(String(farthest));
   });
 
+  it("shows the whole recording at the farthest level: a zoom out from a view panned to the end, a pan and a window grown wider (the plot once twice the recording) leave none of it out", async () => {
+    const { nightId } = await manyClipsDataset();
+    const frames = frameCount(8000 * 120, frameGeometry(0.025, 0.5, 8000));
+    /** The farthest level for the plot's width now: the closest at which the 120 s fit it. */
+    const farthest = async () => Math.floor(Math.log2((await page.locator("#plot").boundingBox())!.width / frames));
+    /** The whole 120 s in view (within the rounding of the origin to a whole pixel), filling more than half the plot. */
+    const expectWhole = async (what: string) => {
+      const v = await view();
+      const pixel = (v.end - v.start) / (await page.locator("#plot").boundingBox())!.width;
+      expect(v, what).toMatchObject({ level: await farthest(), scale: 1 });
+      expect(v.start, what).toBeLessThanOrEqual(pixel);
+      expect(v.end, what).toBeGreaterThanOrEqual(120 - pixel);
+      expect(120 / (v.end - v.start), what).toBeGreaterThan(0.5);
+    };
+    await page.goto(`${base}/?farthest-whole#recording=${nightId}&t=60&level=-1`);
+    await tilesLoaded(nightId);
+    await page.focus("#plot");
+    await page.keyboard.press("End"); // the end at the plot's right edge: its middle 7 s before it
+    for (let i = 0; i < 6; i++) await page.keyboard.press("-");
+    await expectWhole("zoomed out from the end"); // its middle kept: the first 33 s were out of view
+    for (let i = 0; i < 3; i++) await page.keyboard.press("ArrowRight");
+    await expectWhole("panned right");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("ArrowLeft");
+    await expectWhole("panned left");
+    try {
+      await resizeWindow(2400);
+      await expectWhole("the window grown wider"); // it stayed at the level before (−4 for −3): the recording filled less than half the plot
+      const wide = await view();
+      await resizeWindow(1400);
+      expect((await view()).level, "narrower again: the level kept, closer in than the whole recording's now").toBe(wide.level);
+      await page.keyboard.press("-");
+      await expectWhole("zoomed out on the narrower plot");
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 }); // as before, whatever failed
+    }
+  });
+
   it("zooms from a fitted view to the whole level on either side of it: in from a scale below 1 to its own level, out from one above 1 to its own — each skipped that level for the one past it", async () => {
     const plotWidth = (await page.locator("#plot").boundingBox())!.width;
     const dir = join(extra.path, "zoomsteps");

@@ -643,18 +643,40 @@ function zoomStep(direction: 1 | -1, anchor = $("plot").clientWidth / 2) {
   const now = Math.log2(pxPerFrame());
   const level = clampLevel(direction === 1 ? Math.floor(now) + 1 : Math.ceil(now) - 1);
   if (direction * (level - now) <= 0) return;
+  zoomTo(level, anchor);
+}
+
+/** Shows whole level `level` at scale 1, keeping the time under plot pixel `anchor` where it is as far as a pan may. */
+function zoomTo(level: number, anchor: number) {
   const frame = (anchor + state.exactOriginPx) / pxPerFrame();
   state.level = level;
   state.scale = 1;
   panTo(frame * pxPerFrame() - anchor); // clamped as a pan is: zoomed near an end, the plot left the recording
 }
 
-/** Moves the view origin, keeping at least half the plot on the recording. */
+/**
+ * Moves the view origin, keeping at least half the plot on the recording — at the farthest level
+ * (unscaled, the whole recording within the plot) all of it: zoomed out from a view near its end
+ * to the farthest level, the first 33 s of a 120 s recording were left out of view. A fitted view
+ * pans as a closer one does (past the recording's ends, to read or select near them).
+ */
 function panTo(originPx: number) {
   const w = $("plot").clientWidth, end = state.geometry!.frames * pxPerFrame();
-  state.exactOriginPx = Math.max(-w / 2, Math.min(end - w / 2, originPx));
+  const [first, last] = state.scale === 1 && end <= w ? [end - w, 0] : [-w / 2, end - w / 2];
+  state.exactOriginPx = Math.max(first, Math.min(last, originPx));
   state.originPx = Math.round(state.exactOriginPx);
   render();
+}
+
+/**
+ * The view clamped to the plot's width now, after the window's was changed: a plot grown wider
+ * raises a level farther out than the whole recording's (farthestLevel) to it — the view stayed
+ * where it was, the recording filling less than half the plot — and the origin is clamped as a pan's.
+ */
+function clampToPlot() {
+  const farthest = farthestLevel();
+  if (Math.log2(pxPerFrame()) < farthest) zoomTo(farthest, 0);
+  else panTo(state.originPx);
 }
 
 /** Puts time t (s) at the plot's middle, at the current level. */
@@ -1275,7 +1297,7 @@ function bindPlot() {
   $("clip-selection").onclick = (e) => state.geometry && void clipSelection(e.shiftKey);
   $("rate").onchange = applySpeed;
   // Clamped as a pan is: a plot grown wider showed mostly the space past the recording's end.
-  window.addEventListener("resize", () => state.geometry && panTo(state.originPx));
+  window.addEventListener("resize", () => state.geometry && clampToPlot());
 }
 
 // ---------------------------------------------------------------------------------------------
