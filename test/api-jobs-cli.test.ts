@@ -81,8 +81,8 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
   it("submit: parameters a target cannot take exit 2 naming the flag, the recording and how many targets, and submit nothing", async () => {
     const refused = await onData(["jobs", "submit", "--dataset", dataset, "--channel", "3", "--window-size", "200"]);
     expect(refused).toMatchObject({ code: 2, stdout: "" });
-    expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
-      + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
+    expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 target); "
+      + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 target)\n");
     expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(0);
   }, 60_000);
 
@@ -99,7 +99,7 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     const refused = await onData(["jobs", "submit", "--clips", clip, "--window-size", "0.1", "--hop-size", "1"]);
     expect(refused).toMatchObject({ code: 2, stdout: "" });
     expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): the clip lasts 0.001 s, `
-      + "less than the 0.1 s between frames (window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz) — give a window_size (--window-size) ≤ 0.001 s or a hop_size (--hop-size) ≤ 0.01 to put a frame in it (1 of 1 targets)\n");
+      + "less than the 0.1 s between frames (window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz) — give a window_size (--window-size) ≤ 0.001 s or a hop_size (--hop-size) ≤ 0.01 to put a frame in it (1 of 1 target)\n");
   }, 60_000);
 
   it("submit --band: clip makes a job of data.band \"clip\", LOW:HIGH a fixed band (a side left empty open); one no target can take exits 2 naming --band", async () => {

@@ -226,14 +226,14 @@ describe("POST /v1/jobs extract_features", () => {
     const refusals: [object, object, object[]][] = [
       // Both recordings at 500 kHz (as stored, and as 50 kHz × time expansion 10) fail.
       [{ recording_ids: [ids[0], ids[1]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]],
-      [{ recording_ids: [ids[1]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording b.wav: 50000 Hz × time expansion 10, 1 channel; 1 of 1 targets)" }]],
+      [{ recording_ids: [ids[1]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording b.wav: 50000 Hz × time expansion 10, 1 channel; 1 of 1 target)" }]],
       [{ recording_ids: [ids[1], ids[0]] }, { params: { channel: 1 } }, [{ field: "data.params.channel", message: "must be < channels (1) (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]],
       // Every rule the recording fails; the one named is of the most targets failing.
       [{ recording_ids: [ids[2]] }, { params: { channel: 3, low_freq: 5000 } }, [
-        { field: "data.params.low_freq", message: "must be < Nyquist (4000 Hz) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 targets)" },
-        { field: "data.params.channel", message: "must be < channels (2) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 targets)" },
+        { field: "data.params.low_freq", message: "must be < Nyquist (4000 Hz) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 target)" },
+        { field: "data.params.channel", message: "must be < channels (2) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 target)" },
       ]],
-      [{ clip_ids: [clip.id] }, { band: { low_freq: 300_000 } }, [{ field: "data.band", message: "band [300000, Nyquist] Hz lies above this recording's spectrum: its Nyquist frequency is 250000 Hz (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 1 of 1 targets)" }]],
+      [{ clip_ids: [clip.id] }, { band: { low_freq: 300_000 } }, [{ field: "data.band", message: "band [300000, Nyquist] Hz lies above this recording's spectrum: its Nyquist frequency is 250000 Hz (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 1 of 1 target)" }]],
     ];
     for (const [targets, data, fields] of refusals) {
       const res = await submit(targets, data);
@@ -259,7 +259,7 @@ describe("POST /v1/jobs extract_features", () => {
     const byDataset = await submit({ dataset_id: dataset.id });
     expect([byDataset.statusCode, byDataset.json().fields]).toEqual([400, [{ field: "data.targets.dataset_id", message: "the recording holds no samples (recording empty 2.wav: 48000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]]);
     const byIds = await submit({ recording_ids: [ids[0]] });
-    expect([byIds.statusCode, byIds.json().fields]).toEqual([400, [{ field: "data.targets.recording_ids", message: "the recording holds no samples (recording empty.wav: 48000 Hz × time expansion 1, 1 channel; 1 of 1 targets)" }]]);
+    expect([byIds.statusCode, byIds.json().fields]).toEqual([400, [{ field: "data.targets.recording_ids", message: "the recording holds no samples (recording empty.wav: 48000 Hz × time expansion 1, 1 channel; 1 of 1 target)" }]]);
     const mixed = await submit({ recording_ids: [ids[0], Object.values(fx.recordings)[0]] });
     expect(mixed.statusCode, mixed.body).toBe(201);
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${mixed.json().id}/abort`, headers: admin })).statusCode).toBe(200);
@@ -277,7 +277,7 @@ describe("POST /v1/jobs extract_features", () => {
     const submit = (clipIds: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: clipIds }, params } } });
     const refused = await submit([between.id], { window_size: 0.1, hop_size: 1 });
     expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.hop_size", message:
-      `no frame is centred in [0.001, 0.002) s of clip ${between.id} (recording a.wav): the clip lasts 0.001 s, less than the 0.1 s between frames (window_size 0.1 s × hop_size 1 at 500000 Hz) — give a window_size ≤ 0.001 s or a hop_size ≤ 0.01 to put a frame in it (1 of 1 targets)` }]]);
+      `no frame is centred in [0.001, 0.002) s of clip ${between.id} (recording a.wav): the clip lasts 0.001 s, less than the 0.1 s between frames (window_size 0.1 s × hop_size 1 at 500000 Hz) — give a window_size ≤ 0.001 s or a hop_size ≤ 0.01 to put a frame in it (1 of 1 target)` }]]);
     const byDefault = await submit([between.id], {});
     expect([byDefault.statusCode, byDefault.json().fields[0].message]).toEqual([400, expect.stringContaining("the clip lasts 0.001 s, less than the 0.0125 s between frames (window_size 0.025 s × hop_size 0.5 at 500000 Hz) — give a window_size ≤ 0.002 s or a hop_size ≤ 0.04 to put a frame in it")]);
     // A clip with frames beside it: the job runs, the other's item fails naming why. Aborted: no file is there.
@@ -555,7 +555,7 @@ describe("POST /v1/jobs extract_features", () => {
     expect([misspelt.statusCode, misspelt.json().fields]).toEqual([400, [{ field: "data.band", message: 'must be {low_freq?, high_freq?} (Hz) or "clip"' }]]);
     const binless = await box(1.3, 1010, 1020);
     const refused = await submit([binless.id], "clip");
-    expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.band", message: `clip ${binless.id} (recording tone1k.wav): band [1010, 1020] Hz holds no FFT bin (bins are 40 Hz apart) (1 of 1 targets)` }]]);
+    expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.band", message: `clip ${binless.id} (recording tone1k.wav): band [1010, 1020] Hz holds no FFT bin (bins are 40 Hz apart) (1 of 1 target)` }]]);
     const byClip = await submit([above.id, across.id, whole.id], "clip");
     expect(byClip.statusCode, byClip.body).toBe(201);
     // Edited after the submission: its worker computes the bounds it reads.

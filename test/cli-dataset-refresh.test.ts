@@ -64,7 +64,7 @@ describe("sonotile dataset refresh", () => {
     const r = await sonotile(["dataset", "refresh", audio()]);
     expect(r).toMatchObject({ code: 1, stderr: "" });
     const lines = r.stdout.split("\n");
-    expect(lines[0]).toBe(`  refreshed a.wav (${ids["a.wav"]}): ${size} bytes, MD5 ${md5}, 1 s; 1 clip now ends after it`);
+    expect(lines[0]).toBe(`  refreshed a.wav (${ids["a.wav"]}): ${size} bytes, MD5 ${md5}, 1.0000 s; 1 clip now ends after it`);
     expect(lines.slice(1, 3).sort()).toEqual([
       `  failed b.wav (${ids["b.wav"]}): the file of recording ${ids["b.wav"]} cannot be read as audio: ${join(audio(), "b.wav")}: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`,
       `  failed c.wav (${ids["c.wav"]}): recording ${ids["c.wav"]} is archived and read-only; restore it first`,
@@ -93,7 +93,7 @@ describe("sonotile dataset refresh", () => {
     await writeSineWav(join(audio(), "a.wav"), 4000, 1, 1000);
     const r = await sonotile(["dataset", "refresh", audio()]);
     expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
-    expect(r.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed a\\.wav \\(${ids["a.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, 1 s; 1 clip now ends after it; 1 clip now reaches above its Nyquist frequency \\(change or remove its frequency bounds\\)$`));
+    expect(r.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed a\\.wav \\(${ids["a.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, 1\\.0000 s; 1 clip now ends after it; 1 clip now reaches above its Nyquist frequency \\(change or remove its frequency bounds\\)$`));
     expect((await getRecording(db.sql, ids["a.wav"])).samplerate).toBe(4000);
     await writeSineWav(join(audio(), "a.wav"), 2000, 1, 500); // Nyquist 1 kHz: both bands above it
     const json = await sonotile(["dataset", "refresh", audio(), "--json"]);

@@ -355,9 +355,10 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
   const frameless = await clipsWithoutFrames(db, params, data.band, targets, nameParam);
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
   if (failing < targets.length) return;
-  if (!refused.length) throw invalid(frameless[0].field, `${frameless[0].message} (${failing} of ${targets.length} targets)`);
+  const share = `${failing} of ${plural(targets.length, "target")}`;
+  if (!refused.length) throw invalid(frameless[0].field, `${frameless[0].message} (${share})`);
   const { kind, issues } = refused[0];
-  const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${kind.channels} channel${kind.channels > 1 ? "s" : ""}; ${failing} of ${targets.length} targets`;
+  const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${plural(kind.channels, "channel")}; ${share}`;
   throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
 }
 

@@ -9,7 +9,7 @@
  * as POST /v1/recordings/{id}/refresh does for one.
  */
 import { basename, resolve } from "node:path";
-import { AudioFormatError, plural } from "../../audio/types.js";
+import { AudioFormatError, durationText, plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import type { Sql } from "../../store/db.js";
@@ -343,7 +343,7 @@ async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter, force: bo
     }
   }
   const lines = [
-    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${plural(r.recording.file_size, "byte")}, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}${metadataNote(r.recording.id, r.metadata_differs)}${staleNote(r.stale_feature_values)}`),
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${plural(r.recording.file_size, "byte")}, MD5 ${r.recording.hash}, ${durationText(r.recording.duration, r.recording.samplerate)}${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}${metadataNote(r.recording.id, r.metadata_differs)}${staleNote(r.stale_feature_values)}`),
     ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
     `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
   ];
