@@ -588,6 +588,33 @@ describe("streamed range", () => {
     }
   });
 
+  it("a later tile that fails ends the stream with its part and lets go of the tiles started after it — they were computed for no one, holding places in the client's queue", async () => {
+    const query = "start_time=0&end_time=22.6&window_size=0.07&width=128&format=f32&pcen=false";
+    await tiles.stats(recording(), parseParams({ window_size: 0.07, pcen: false }));
+    const run = tiles.pool.run.bind(tiles.pool);
+    const signals: (AbortSignal | undefined)[] = [];
+    // The first two tiles computed; the third fails; those after it wait until let go.
+    tiles.pool.run = (task, signal, timeoutMs, clients) => {
+      if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
+      signals.push(signal);
+      if (signals.length <= 2) return run(task, signal, timeoutMs, clients);
+      if (signals.length === 3) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte 1000000`)), 200));
+      return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
+    };
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
+      const body = await res.text();
+      expect(res.status).toBe(200);
+      expect(body.slice(body.lastIndexOf("X-Tile:"))).toMatch(/^X-Tile: 0\/2\r\n\r\n\{"error":/);
+      expect(signals.length).toBeGreaterThan(3);
+      await expect.poll(() => signals.slice(3).every((signal) => signal?.aborted), { timeout: 10_000, interval: 20 }).toBe(true);
+      expect(signals.slice(0, 3).map((signal) => signal?.aborted)).toEqual([false, false, false]);
+    } finally {
+      tiles.pool.run = run;
+    }
+  });
+
   it("keeps no tile it has written: a stream holds the tiles computed ahead, not every tile sent so far", async () => {
     // Each tile sent had stayed referenced until the stream's end: one stream of 256 f32 tiles of
     // 12 MB held 3 GB, and 40 such streams from one client had the server killed for memory.

@@ -308,10 +308,20 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
       await pending.get(0);
     } catch (err) {
       refused.abort(err);
+      if (reply.sent) return reply; // the request's deadline answered meanwhile (plugins/deadline.ts)
       throw err;
+    }
+    // The request's deadline may have answered (its 503) while the first tile was awaited: nobody
+    // reads a stream now, and the tiles started ahead are let go (they were computed, and the
+    // writer went on starting more into a body already destroyed).
+    if (reply.sent) {
+      refused.abort(new Error("the request was answered while its first tile was computed"));
+      return reply;
     }
     streamHeaders();
     const body = new PassThrough();
+    // A body closed — all sent, or destroyed — has no reader for the tiles still ahead: let go.
+    body.once("close", () => refused.abort(new Error("the stream's answer has ended")));
     (async () => {
       for (let i = 0; i < tiles; i++) {
         // Gone: no tile is started after that (start), so none may be awaited — undefined, whose
@@ -327,6 +337,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (
             : err instanceof CoreMemoryError && err.memoryFull ? CORE_FULL
             : withoutAudioRoots((err as Error).message, app.audioRoots);
           if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error })}\r\n`);
+          // The stream ends here: the tiles started after this one would be computed for no one,
+          // holding places in the client's queue (as the first tile's refusal lets them go).
+          refused.abort(err);
           break;
         } finally {
           pending.delete(i);
