@@ -562,20 +562,35 @@ describe("streamed range", () => {
     }
   });
 
-  it("a first tile that fails is the request's status, as a single tile's — it was a 200 of one error part —, and the tiles started after it are let go, not computed for no one", async () => {
-    const query = "start_time=0&end_time=22.6&window_size=0.06&width=128&format=f32&pcen=false";
-    await tiles.stats(recording(), parseParams({ window_size: 0.06, pcen: false }));
+  /**
+   * The pool's tile tasks, from now until `run` is put back: those before `failAt` computed, that one
+   * failing 200 ms in (the file cut short at byte `byte`), those after it waiting until let go;
+   * `signals` the tasks' signals, in order.
+   */
+  function tileTasksFailingAt(failAt: number, byte: number) {
     const run = tiles.pool.run.bind(tiles.pool);
     const signals: (AbortSignal | undefined)[] = [];
-    // The file cut short before the first tile's read; the tiles after it run until let go.
     tiles.pool.run = (task, signal, timeoutMs, clients) => {
       if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
       signals.push(signal);
-      if (signals.length === 1) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte 1000`)), 200));
+      if (signals.length <= failAt) return run(task, signal, timeoutMs, clients);
+      if (signals.length === failAt + 1) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte ${byte}`)), 200));
       return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
     };
-    // Over a connection: an injected request's end counts as its client leaving, which let them go all the same.
-    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    return { signals, run };
+  }
+
+  /** The app's address, listening on a port of its own: over a connection, as an injected request's end counts as its client leaving. */
+  async function listening(): Promise<string> {
+    return app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : app.listen({ port: 0, host: "127.0.0.1" });
+  }
+
+  it("a first tile that fails is the request's status, as a single tile's — it was a 200 of one error part —, and the tiles started after it are let go, not computed for no one", async () => {
+    const query = "start_time=0&end_time=22.6&window_size=0.06&width=128&format=f32&pcen=false";
+    await tiles.stats(recording(), parseParams({ window_size: 0.06, pcen: false }));
+    // The file cut short before the first tile's read; the tiles after it run until let go.
+    const { signals, run } = tileTasksFailingAt(0, 1000);
+    const address = await listening();
     try {
       const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
       const body = await res.text();
@@ -591,17 +606,9 @@ describe("streamed range", () => {
   it("a later tile that fails ends the stream with its part and lets go of the tiles started after it — they were computed for no one, holding places in the client's queue", async () => {
     const query = "start_time=0&end_time=22.6&window_size=0.07&width=128&format=f32&pcen=false";
     await tiles.stats(recording(), parseParams({ window_size: 0.07, pcen: false }));
-    const run = tiles.pool.run.bind(tiles.pool);
-    const signals: (AbortSignal | undefined)[] = [];
     // The first two tiles computed; the third fails; those after it wait until let go.
-    tiles.pool.run = (task, signal, timeoutMs, clients) => {
-      if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
-      signals.push(signal);
-      if (signals.length <= 2) return run(task, signal, timeoutMs, clients);
-      if (signals.length === 3) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte 1000000`)), 200));
-      return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
-    };
-    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    const { signals, run } = tileTasksFailingAt(2, 1000000);
+    const address = await listening();
     try {
       const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
       const body = await res.text();
