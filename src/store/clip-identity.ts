@@ -12,15 +12,15 @@
  * How far (s) a row's time may be from a clip's for the row to be that clip: half a microsecond,
  * the clip's identity taking times to the microsecond. A tolerance, not a grid: each time rounded
  * to its nearest microsecond split two times a nanosecond apart across a half microsecond into two
- * clips — and Raven's 9 decimals move a time by up to half a nanosecond (÷ TE): a viewer-drawn start
- * of 149.9051624996723 s (149905162 µs) written `149.905162500` read back as 149905163 µs, a new
- * clip, for ~1 viewer clip in 950 (sonotile's export now writes the time itself: losslessFixed).
+ * clips — and an export's 9 decimals (of the time × TE with times=file) move a time by up to half a
+ * nanosecond (÷ TE): a viewer-drawn start of 149.9051624996723 s (149905162 µs) written
+ * `149.905162500` read back as 149905163 µs, a new clip, for ~1 viewer clip in 950.
  */
 export const TIME_TOLERANCE = 0.5e-6;
 
 /**
  * How far (Hz, in the table's units) a row's frequency bound may be from a clip's for the row to
- * be that clip: a millihertz. Raven writes Hz to the millihertz, which moves a bound by up to
+ * be that clip: a millihertz. An export writes Hz to the millihertz, which moves a bound by up to
  * half of one (and with times=file the import multiplies that by the time expansion: the caller
  * scales the tolerance alike).
  */

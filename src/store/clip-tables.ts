@@ -679,10 +679,10 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     const feature = (n: string) => c.features[n] ?? null;
     // Left empty where the clip has no bound: 0 and the Nyquist frequency would come back from a
     // re-import as bounds the clip never had, and a box is another clip than its time band.
-    const hz = (v: number | null) => (v === null ? "" : losslessFixed(v / te, RAVEN_DECIMALS.hz));
-    const begin = losslessFixed(c.start_time * te, RAVEN_DECIMALS.seconds);
+    const [begin, end] = boundsText(c.start_time * te, c.end_time * te, RAVEN_DECIMALS.seconds);
+    const [low, high] = boundsText(c.low_freq === null ? null : c.low_freq / te, c.high_freq === null ? null : c.high_freq / te, RAVEN_DECIMALS.hz);
     return [
-      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, losslessFixed(c.end_time * te, RAVEN_DECIMALS.seconds), hz(c.low_freq), hz(c.high_freq),
+      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, end, low, high,
       r.path, begin, basename(r.path), c.id,
       ...tagKeys.map((k) => tagValues(c, k)),
       ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
@@ -716,17 +716,32 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
 /**
  * The decimals Raven Pro writes a selection table's numbers with (test/fixtures/raven-selections.txt):
  * seconds to the nanosecond, Hz to the millihertz — fixed, never an exponent (1e-7) or a binary
- * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (TIME_TOLERANCE, half a microsecond).
- * The fewest an export writes (losslessFixed).
+ * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (TIME_TOLERANCE, half a
+ * microsecond), millihertz its band's (FREQ_TOLERANCE) — except where they write a clip's two
+ * times, or two bounds, as one number (boundsText).
  */
 const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
 
 /**
+ * A clip's two times (or bounds, either of them absent: an empty cell) as an export writes them:
+ * to Raven's `decimals` places, unless those write the two as one number — then each losslessly
+ * (losslessFixed). Rounded to Raven's places, a clip of [0, 5e-324] s or [1.0000000001,
+ * 1.0000000004] s, or a band of [1000.0001, 1000.0003] Hz, was written as one instant or frequency
+ * twice, and the import refused the whole table (End Time must be after Begin Time). Elsewhere the
+ * rounding moves a time by half a nanosecond at most, which the import's tolerance takes back.
+ */
+function boundsText(from: number | null, to: number | null, decimals: number): [string, string] {
+  const fixed = (v: number | null) => (v === null ? "" : v.toFixed(decimals));
+  const [a, b] = [fixed(from), fixed(to)];
+  if (from === null || to === null || Number(a) < Number(b)) return [a, b];
+  return [losslessFixed(from, decimals), losslessFixed(to, decimals)];
+}
+
+/**
  * `value` in fixed notation, read back as the same double: to `decimals` places where those do
  * (Raven's form), else with the digits of its shortest round-trip form (String: more places),
- * written out without its exponent. Rounded to Raven's places, a clip of [0, 5e-324] s or
- * [1.0000000001, 1.0000000004] s, or a band of [1000.0001, 1000.0003] Hz, was written as one
- * instant or frequency twice, and the import refused the whole table (End Time must be after Begin Time).
+ * written out without its exponent (boundsText: a clip's times or bounds that Raven's places
+ * would write as one).
  */
 export function losslessFixed(value: number, decimals: number): string {
   const fixed = value.toFixed(decimals);
