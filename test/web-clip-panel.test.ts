@@ -1470,20 +1470,22 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     ];
     const before = await kept();
     expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
-    // Another time and zoom level, pasted in.
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
+    // Another time and zoom, pasted in: level 3, past the closest whole level (2, 4 px a frame —
+    // for this 2 s recording also the farthest, where the whole recording stays in view whatever
+    // the link's t), is level 2 drawn at twice its scale, 1.3 s in the middle.
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=3`; }, recordingId);
     const middle = async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; };
-    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
+    await expect.poll(middle, POLL).toEqual([2, 2, 1.3]);
     expect(await kept()).toEqual(before);
     // A time refused: the whole recording, saying why; the same link again takes the refusal off (it stayed).
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=2`; }, recordingId);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=3`; }, recordingId);
     await expect.poll(status, POLL).toBe(`the link's t "abc" was refused: it must be a number of seconds: the whole recording is shown`);
     expect(await plotView()).toEqual(fitted);
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
-    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=3`; }, recordingId);
+    await expect.poll(middle, POLL).toEqual([2, 2, 1.3]);
     expect([await status(), ...await kept()]).toEqual(["", ...before]);
     // Another band: the tiles of fmin–fmax, the view where it was.
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2&fmin=2000&fmax=12000`; }, recordingId);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=3&fmin=2000&fmax=12000`; }, recordingId);
     await expect.poll(async () => (await tileSources()).every((s) => s.includes("fmin=2000") && s.includes("fmax=12000")), POLL).toBe(true);
     expect([await page.inputValue("#param-fmin"), await page.inputValue("#param-fmax"), (await plotView()).level]).toEqual(["2000", "12000", 2]);
     expect(await kept()).toEqual(before);
