@@ -563,12 +563,15 @@ describe("streamed range", () => {
   });
 
   /**
-   * The pool's tile tasks, from now until `run` is put back: those before `failAt` computed, that one
-   * failing 200 ms in (the file cut short at byte `byte`), those after it waiting until let go;
-   * `signals` the tasks' signals, in order.
+   * A stream of f32 tiles of the whole recording at `windowSize`, over a connection (an injected
+   * request's end counts as its client leaving), whose tile tasks before `failAt` are computed, that
+   * one fails 200 ms in (the file cut short at byte `byte`), and those after it wait until let go:
+   * the answer, its body, and the tasks' signals in order. The pool is put back when the test ends.
    */
-  function tileTasksFailingAt(failAt: number, byte: number) {
+  async function streamFailingAt(windowSize: number, failAt: number, byte: number) {
+    await tiles.stats(recording(), parseParams({ window_size: windowSize, pcen: false }));
     const run = tiles.pool.run.bind(tiles.pool);
+    onTestFinished(() => { tiles.pool.run = run; });
     const signals: (AbortSignal | undefined)[] = [];
     tiles.pool.run = (task, signal, timeoutMs, clients) => {
       if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
@@ -577,49 +580,28 @@ describe("streamed range", () => {
       if (signals.length === failAt + 1) return new Promise((_, reject) => setTimeout(() => reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte ${byte}`)), 200));
       return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
     };
-    return { signals, run };
-  }
-
-  /** The app's address, listening on a port of its own: over a connection, as an injected request's end counts as its client leaving. */
-  async function listening(): Promise<string> {
-    return app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : app.listen({ port: 0, host: "127.0.0.1" });
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22.6&window_size=${windowSize}&width=128&format=f32&pcen=false`);
+    return { res, body: await res.text(), signals };
   }
 
   it("a first tile that fails is the request's status, as a single tile's — it was a 200 of one error part —, and the tiles started after it are let go, not computed for no one", async () => {
-    const query = "start_time=0&end_time=22.6&window_size=0.06&width=128&format=f32&pcen=false";
-    await tiles.stats(recording(), parseParams({ window_size: 0.06, pcen: false }));
     // The file cut short before the first tile's read; the tiles after it run until let go.
-    const { signals, run } = tileTasksFailingAt(0, 1000);
-    const address = await listening();
-    try {
-      const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
-      const body = await res.text();
-      expect([res.status, res.headers.get("content-type")], body.slice(0, 300)).toEqual([422, "application/json; charset=utf-8"]);
-      expect(JSON.parse(body).message).toBe(`the recording's audio cannot be decoded: recordings/${FILE}: file ended early: sample data stops at byte 1000`);
-      // Two threads: four tiles started at once, the three after the first let go with it.
-      expect(signals.map((signal) => signal?.aborted)).toEqual([false, true, true, true]);
-    } finally {
-      tiles.pool.run = run;
-    }
+    const { res, body, signals } = await streamFailingAt(0.06, 0, 1000);
+    expect([res.status, res.headers.get("content-type")], body.slice(0, 300)).toEqual([422, "application/json; charset=utf-8"]);
+    expect(JSON.parse(body).message).toBe(`the recording's audio cannot be decoded: recordings/${FILE}: file ended early: sample data stops at byte 1000`);
+    // Two threads: four tiles started at once, the three after the first let go with it.
+    expect(signals.map((signal) => signal?.aborted)).toEqual([false, true, true, true]);
   });
 
   it("a later tile that fails ends the stream with its part and lets go of the tiles started after it — they were computed for no one, holding places in the client's queue", async () => {
-    const query = "start_time=0&end_time=22.6&window_size=0.07&width=128&format=f32&pcen=false";
-    await tiles.stats(recording(), parseParams({ window_size: 0.07, pcen: false }));
     // The first two tiles computed; the third fails; those after it wait until let go.
-    const { signals, run } = tileTasksFailingAt(2, 1000000);
-    const address = await listening();
-    try {
-      const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
-      const body = await res.text();
-      expect(res.status).toBe(200);
-      expect(body.slice(body.lastIndexOf("X-Tile:"))).toMatch(/^X-Tile: 0\/2\r\n\r\n\{"error":/);
-      expect(signals.length).toBeGreaterThan(3);
-      await expect.poll(() => signals.slice(3).every((signal) => signal?.aborted), { timeout: 10_000, interval: 20 }).toBe(true);
-      expect(signals.slice(0, 3).map((signal) => signal?.aborted)).toEqual([false, false, false]);
-    } finally {
-      tiles.pool.run = run;
-    }
+    const { res, body, signals } = await streamFailingAt(0.07, 2, 1000000);
+    expect(res.status).toBe(200);
+    expect(body.slice(body.lastIndexOf("X-Tile:"))).toMatch(/^X-Tile: 0\/2\r\n\r\n\{"error":/);
+    expect(signals.length).toBeGreaterThan(3);
+    await expect.poll(() => signals.slice(3).every((signal) => signal?.aborted), { timeout: 10_000, interval: 20 }).toBe(true);
+    expect(signals.slice(0, 3).map((signal) => signal?.aborted)).toEqual([false, false, false]);
   });
 
   it("keeps no tile it has written: a stream holds the tiles computed ahead, not every tile sent so far", async () => {
