@@ -252,8 +252,8 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
  * Why clip [start, end) s, shorter than the spacing of the frames of `g` (made of `params`'
  * window_size and hop_size), may hold no frame centre — its length, the spacing, the window and hop
  * — and what puts one in it: a window_size, or a hop_size, each with the other as given, that puts
- * the frames at most the clip's length apart (the largest of two significant digits; none for a
- * clip shorter than a sample). The features need a frame: the spectral ones are its spectrum's, and
+ * the frames at most the clip's length apart (the largest of two significant digits; for a clip
+ * shorter than a sample, shorterThanASample). The features need a frame: the spectral ones are its spectrum's, and
  * a clip's row holds every feature. A computation (resolveTarget) and a job's submission
  * (jobs/queue.ts) say it alike; `name` spells a parameter as the user gave it (a flag beside it).
  */
