@@ -41,6 +41,8 @@ describe("buildApp's options", () => {
       // Closing waits for the drain up to the deadline under Fastify's timer of 10 s more.
       ...[0, -1, Number.NaN, Number.POSITIVE_INFINITY, MAX_TIMER - 9_999].map((v): [Record<string, unknown>, Error] => [{ deadlineMs: v }, new RangeError(`deadlineMs: must be a number of ms in (0, ${MAX_TIMER - 10_000}], got ${v}`)]),
       [{ deadlineMs: "30000" }, new TypeError(`deadlineMs: must be a number of ms in (0, ${MAX_TIMER - 10_000}], got string "30000"`)],
+      ...[0, -1, Number.NaN, Number.POSITIVE_INFINITY, MAX_TIMER + 1].map((v): [Record<string, unknown>, Error] => [{ tileDeadlineMs: v }, new RangeError(`tileDeadlineMs: must be a number of ms in (0, ${MAX_TIMER}], got ${v}`)]),
+      [{ tileDeadlineMs: "150000" }, new TypeError(`tileDeadlineMs: must be a number of ms in (0, ${MAX_TIMER}], got string "150000"`)],
       // Connection limits: Node takes its timeouts in whole ms.
       ...[0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_TIMER + 1].flatMap((v) => (["headersTimeoutMs", "requestTimeoutMs", "keepAliveTimeoutMs"] as const).map((name): [Record<string, unknown>, Error] => [{ connectionLimits: { [name]: v } }, new RangeError(`connectionLimits.${name}: must be an integer number of ms from 1 to ${MAX_TIMER}, got ${v}`)])),
       ...[0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY].map((v): [Record<string, unknown>, Error] => [{ connectionLimits: { maxConnections: v } }, new RangeError(`connectionLimits.maxConnections: must be an integer ≥ 1, got ${v}`)]),
@@ -64,7 +66,7 @@ describe("buildApp's options", () => {
       [{ corsOrigins: ["*"] }, new RangeError("corsOrigins: '*' (every origin) is refused on loopback, where reads need no token: every web page a user of this machine visits could read every recording; name the front end's origins, or listen beyond loopback (--host), where every route needs a token")],
       [{ tileLimits: { maxStreamTiles: 0 } }, new RangeError("tileLimits.maxStreamTiles: must be an integer ≥ 1, got 0")],
       // A misspelt key was ignored: the option it meant took its default.
-      [{ deadlineMS: 5_000 }, new TypeError("buildApp options: unknown option deadlineMS; the known ones are database, audioRoots, requireAuthForReads, bodyLimit, logger, datasetImports, tiles, tileLimits, maxPlaybackSamples, maxUnsentBytes, stalledSendMs, deadlineMs, corsOrigins, connectionLimits")],
+      [{ deadlineMS: 5_000 }, new TypeError("buildApp options: unknown option deadlineMS; the known ones are database, audioRoots, requireAuthForReads, bodyLimit, logger, datasetImports, tiles, tileLimits, maxPlaybackSamples, maxUnsentBytes, stalledSendMs, deadlineMs, tileDeadlineMs, corsOrigins, connectionLimits")],
     ];
     for (const [options, error] of cases) await expect(build(options), JSON.stringify(options)).rejects.toThrow(error);
     await expect(buildApp(null as never)).rejects.toThrow(/^buildApp options: must be an object \(\{ database\?, audioRoots\?, .* connectionLimits\? \}\), got null$/);
@@ -77,7 +79,7 @@ describe("buildApp's options", () => {
       await defaults.close();
       const bounds = await build({
         audioRoots: ["/data"], requireAuthForReads: true, bodyLimit: MAX_STRING, logger: { level: "warn" }, datasetImports: new DatasetImports(), tiles, tileLimits: { maxStreamTiles: 1 },
-        maxPlaybackSamples: 1, maxUnsentBytes: Number.POSITIVE_INFINITY, stalledSendMs: MAX_TIMER, deadlineMs: MAX_TIMER - 10_000, corsOrigins: ["*"],
+        maxPlaybackSamples: 1, maxUnsentBytes: Number.POSITIVE_INFINITY, stalledSendMs: MAX_TIMER, deadlineMs: MAX_TIMER - 10_000, tileDeadlineMs: MAX_TIMER, corsOrigins: ["*"],
         connectionLimits: { headersTimeoutMs: 1, requestTimeoutMs: 1, keepAliveTimeoutMs: MAX_TIMER, maxConnections: 1 },
       });
       await bounds.close();

@@ -604,6 +604,33 @@ describe("streamed range", () => {
     expect(signals.slice(0, 3).map((signal) => signal?.aborted)).toEqual([false, false, false]);
   });
 
+  it("a stream whose deadline answers while its first tile computes starts no more tiles and lets go of those started ahead — nobody reads it", async () => {
+    // The routes' deadline shortened to 1.5 s (buildApp's tileDeadlineMs); the first tile computes for 3 s.
+    await tiles.stats(recording(), parseParams({ window_size: 0.08, pcen: false }));
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileDeadlineMs: 1500 });
+    const run = tiles.pool.run.bind(tiles.pool);
+    onTestFinished(async () => {
+      tiles.pool.run = run;
+      await server.close();
+    });
+    const signals: (AbortSignal | undefined)[] = [];
+    tiles.pool.run = (task, signal, timeoutMs, clients) => {
+      if (task.kind !== "tile") return run(task, signal, timeoutMs, clients);
+      signals.push(signal);
+      if (signals.length === 1) return new Promise((resolve) => setTimeout(resolve, 3000)).then(() => run(task, signal, timeoutMs, clients));
+      return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
+    };
+    // Over a connection that stays open (an injected request's end counts as its client leaving).
+    const address = await server.listen({ port: 0, host: "127.0.0.1" });
+    const res = await fetch(`${address}/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22.6&window_size=0.08&width=128&format=f32&pcen=false`);
+    expect([res.status, res.headers.get("retry-after"), (await res.json()).message]).toEqual([503, "5", "no answer within 1.5 s: the database (or the computation) is not responding; the server recovers by itself — retry shortly"]);
+    // Two threads: four tiles started at once; once the first is in, the three ahead are let go, as
+    // nobody reads the stream, and no more start.
+    await expect.poll(() => signals.slice(1).map((signal) => signal?.aborted), { timeout: 10_000, interval: 20 }).toEqual([true, true, true]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(signals.map((signal) => (signal?.reason as Error | undefined)?.message)).toEqual([undefined, ...Array(3).fill("the request was answered while its first tile was computed")]);
+  });
+
   it("keeps no tile it has written: a stream holds the tiles computed ahead, not every tile sent so far", async () => {
     // Each tile sent had stayed referenced until the stream's end: one stream of 256 f32 tiles of
     // 12 MB held 3 GB, and 40 such streams from one client had the server killed for memory.

@@ -43,7 +43,7 @@ import { LICENSE, VERSION } from "../engine/version.js";
 import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
 import { apiValidatorCompiler } from "./schemas.js";
-import { tileLimitsOf, tileRoutes, type TileLimits } from "./routes/tiles.js";
+import { DEFAULT_TILE_DEADLINE_MS, tileLimitsOf, tileRoutes, type TileLimits } from "./routes/tiles.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
 import { DatasetImports, RecentScans, type ImportOutcome } from "../store/datasets.js";
 import { connectionLimitsOf, connectionOptions, type ConnectionLimits } from "./connection-limits.js";
@@ -94,6 +94,12 @@ export interface AppOptions {
   /** Longest a request waits for its answer before a 503 (default 30 s; plugins/deadline.ts). */
   deadlineMs?: number;
   /**
+   * The spectrogram routes' deadline once their recording is looked up (default
+   * DEFAULT_TILE_DEADLINE_MS, 150 s; routes/tiles.ts): for the file's check and the computation,
+   * whose own limits — 20 s for stats, 60 s for a worker, 60 s of computation — answer first.
+   */
+  tileDeadlineMs?: number;
+  /**
    * Origins whose web pages may call the API (CORS, plugins/cors.ts): `scheme://host[:port]` each,
    * or ["*"] for every origin, only with requireAuthForReads. Default none: no CORS.
    */
@@ -106,7 +112,7 @@ export type App = FastifyInstance;
 
 /** The fields of AppOptions: buildApp refuses any other key (checkOptions). */
 const APP_OPTIONS = [
-  "database", "audioRoots", "requireAuthForReads", "bodyLimit", "logger", "datasetImports", "tiles", "tileLimits", "maxPlaybackSamples", "maxUnsentBytes", "stalledSendMs", "deadlineMs", "corsOrigins", "connectionLimits",
+  "database", "audioRoots", "requireAuthForReads", "bodyLimit", "logger", "datasetImports", "tiles", "tileLimits", "maxPlaybackSamples", "maxUnsentBytes", "stalledSendMs", "deadlineMs", "tileDeadlineMs", "corsOrigins", "connectionLimits",
 ] as const satisfies readonly (keyof AppOptions)[];
 
 /** What closing the app may take beyond the drain's deadlineMs (Fastify's pluginTimeout, a timer too). */
@@ -121,7 +127,7 @@ const CLOSE_MARGIN_MS = 10_000;
  * as allowedOrigins reads them (as browsers send them).
  * @throws TypeError for a value of the wrong kind or an unknown key; RangeError for one out of range
  */
-function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectionLimits: ConnectionLimits; deadlineMs: number; corsOrigins: string[] } {
+function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectionLimits: ConnectionLimits; deadlineMs: number; tileDeadlineMs: number; corsOrigins: string[] } {
   checkOptions(options, APP_OPTIONS, undefined, "buildApp options");
   const refuse = (name: string, what: string, value: unknown) => new TypeError(`${name}: must be ${what}, got ${describeValue(value)}`);
   const { database, audioRoots, requireAuthForReads, logger, datasetImports, tiles, corsOrigins } = options as Partial<AppOptions>;
@@ -143,11 +149,12 @@ function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectio
     stalledSendMs: timerRule(),
     // Closing waits up to the deadline for the drain, and Fastify's own timer CLOSE_MARGIN_MS more.
     deadlineMs: timerRule(deadlineMost),
+    tileDeadlineMs: timerRule(),
   } satisfies Partial<Record<keyof AppOptions, NumberRule>>);
   if (corsOrigins !== undefined && (!Array.isArray(corsOrigins) || corsOrigins.some((origin) => typeof origin !== "string"))) throw refuse("corsOrigins", "an array of origins (scheme://host[:port]) or [\"*\"]", corsOrigins);
   const origins = allowedOrigins(corsOrigins ?? [], requireAuthForReads ?? false);
   if ("problem" in origins) throw new RangeError(`corsOrigins: ${origins.problem}`);
-  return { tileLimits: tileLimitsOf(options.tileLimits), connectionLimits: connectionLimitsOf(options.connectionLimits), deadlineMs: options.deadlineMs ?? 30_000, corsOrigins: origins.origins };
+  return { tileLimits: tileLimitsOf(options.tileLimits), connectionLimits: connectionLimitsOf(options.connectionLimits), deadlineMs: options.deadlineMs ?? 30_000, tileDeadlineMs: options.tileDeadlineMs ?? DEFAULT_TILE_DEADLINE_MS, corsOrigins: origins.origins };
 }
 
 /** The OpenAPI document's operations, as the document transform (openApiTransforms) reads them. */
@@ -280,7 +287,7 @@ class AccessLog extends LogController {
 export async function buildApp(options: AppOptions): Promise<App> {
   // Before anything is made: a bad option is the caller's error, named (appSettingsOf). One
   // deadline bounds a request's database work and the drain at close.
-  const { tileLimits, connectionLimits, deadlineMs, corsOrigins } = appSettingsOf(options);
+  const { tileLimits, connectionLimits, deadlineMs, tileDeadlineMs, corsOrigins } = appSettingsOf(options);
   const requireAuthForReads = options.requireAuthForReads ?? false;
   // Why the database is unavailable (its error names hosts and ports): only on loopback (errorsPlugin).
   const errorDetails = !requireAuthForReads;
@@ -411,7 +418,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(trashRoutes);
       if (options.tiles) {
         v1.decorate("tiles", options.tiles);
-        await v1.register(tileRoutes, { limits: tileLimits });
+        await v1.register(tileRoutes, { limits: tileLimits, deadlineMs: tileDeadlineMs });
       }
     },
     { prefix: "/v1" },

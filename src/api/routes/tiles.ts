@@ -74,7 +74,7 @@ export function tileLimitsOf(options: Partial<TileLimits> = {}): TileLimits {
  * 20 s wait for the recording's stats (503), then the task's time limit of 60 s for its wait for
  * a worker (503) and 60 s more for its run (400).
  */
-const TILE_DEADLINE_MS = 150_000;
+export const DEFAULT_TILE_DEADLINE_MS = 150_000;
 
 // Each route's query is one strict object of every spectrogram parameter and its own fields, so
 // that an unknown name is refused (an intersection with .and() would let it through).
@@ -178,19 +178,20 @@ function tilesAhead(threads: number, tileBytes: number, limit: number): number {
  */
 const streamHeldBytes = (tiles: number, ahead: number, tileBytes: number) => Math.min(tiles, ahead + 2) * tileBytes;
 
-export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (app, options) => {
-  const { limits } = options;
+/** `deadlineMs`: the deadline once a recording is looked up (buildApp's tileDeadlineMs, default DEFAULT_TILE_DEADLINE_MS). */
+export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits; deadlineMs: number }> = async (app, options) => {
+  const { limits, deadlineMs } = options;
 
   /**
    * The recording as the tile service needs it, and its current revision. Its location's lookup
    * keeps the deadline of every route — with the tile routes' own from the start, a database that
-   * held its connections without answering held each tile request for TILE_DEADLINE_MS, a
-   * viewer's every connection with them —, then the request's deadline becomes TILE_DEADLINE_MS:
+   * held its connections without answering held each tile request for the routes' deadline, a
+   * viewer's every connection with them —, then the request's deadline becomes `deadlineMs`:
    * for the file's check (a hash of a file touched since, seconds for gigabytes, had the general
    * deadline's 503 blaming the database) and the computation.
    */
   async function tileRecording(reply: FastifyReply, recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
-    const r = await recordingFile(app, recordingId, () => reply.extendDeadline(TILE_DEADLINE_MS));
+    const r = await recordingFile(app, recordingId, () => reply.extendDeadline(deadlineMs));
     return {
       // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
       // checked: a file written while a task reads it fails the task (FileChangedError, a 409), nothing of it kept
