@@ -416,6 +416,15 @@ describe("PCEN values the float32 core cannot represent are refused, naming the 
     }
   });
 
+  it("PCEN past the core's expm1 is refused naming pcen_power and the real ceiling, e^88 before the factor bias^power — not float32's range, which values of 1.65e32 and more are far inside", () => {
+    for (const params of paths) {
+      expect(() => spectrogram(burst(), 48_000, { ...params, pcen_bias: 0.001, pcen_power: 2, pcen_gain: 3, pcen_eps: 1e-12 })).toThrow(expect.objectContaining({
+        name: "ParamsError",
+        message: expect.stringMatching(/^pcen_power: PCEN values pass what the core computes with pcen_bias 0\.001 and pcen_power 2: expm1\(power·log1p\(S·\(eps \+ M\)\^−gain \/ bias\)\) reaches e\^88 \(1\.65e38, the largest its float32 expm1 takes\) before the factor bias\^power = 0\.000001, i\.e\. PCEN values of 1\.65e\+32 or more; /),
+      }));
+    }
+  });
+
   it("(eps + M)^−gain below float32's 2^−126 for a loud signal and a large gain is refused naming pcen_gain; a gain just inside is right", () => {
     for (const params of paths) {
       // Samples up to 9e5 (a float recording beyond full scale): M ≈ 1e9, (1e9)^−5 = 2^−149.

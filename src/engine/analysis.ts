@@ -364,14 +364,18 @@ function nonFiniteSamples(samples: Float32Array, from: number, to: number, sampl
 const PCEN_CEILING = Math.expm1(88) * (1 - 1e-5);
 
 /**
- * Refuses PCEN values beyond float32: (S·(eps + M)^−gain + bias)^power − bias^power with a large
- * power (pcen_power 1000 with pcen_bias 1.01, or 1e308 with bias 1) leaves float32's range, and
- * every such value came out as the same +385 dB. `peak` is the block's largest PCEN value (NaN if
- * one is NaN). A parameter error, naming pcen_power: the audio is fine.
+ * Refuses PCEN values past what the core computes: bias^power · expm1(power · log1p(a)) with a large
+ * power (pcen_power 1000 with pcen_bias 1.01, or 1e308 with bias 1) takes expm1 past e^88, and
+ * every such value came out as the same +385 dB. The ceiling is expm1's, before the factor
+ * bias^power: with bias^power < 1 it comes below float32's own (pcen_bias 0.001 with pcen_power 2
+ * is refused at 1.65e32), and the message says so rather than blaming float32's range. `peak` is
+ * the block's largest PCEN value (NaN if one is NaN). A parameter error, naming pcen_power: the
+ * audio is fine.
  */
 function checkPcenRange(peak: number, p: Params): void {
-  if (peak < Math.fround(p.pcen_bias) ** p.pcen_power * PCEN_CEILING) return;
-  throw new ParamsError([{ field: "pcen_power", message: `PCEN values leave float32's range with pcen_bias ${p.pcen_bias} and pcen_power ${p.pcen_power} ((S·(eps + M)^−gain + bias)^power reaches ${peak.toPrecision(3)} or more)` }]);
+  const offset = Math.fround(p.pcen_bias) ** p.pcen_power;
+  if (peak < offset * PCEN_CEILING) return;
+  throw new ParamsError([{ field: "pcen_power", message: `PCEN values pass what the core computes with pcen_bias ${p.pcen_bias} and pcen_power ${p.pcen_power}: expm1(power·log1p(S·(eps + M)^−gain / bias)) reaches e^88 (1.65e38, the largest its float32 expm1 takes) before the factor bias^power = ${Number(offset.toPrecision(3))}, i.e. PCEN values of ${peak.toPrecision(3)} or more; a smaller pcen_power or a larger pcen_bias keeps them in range` }]);
 }
 
 /** A chunk's values in the core's memory: value (t, k) — frame t, bin k — at ptr + 4·(t·frameStep + k·binStep). */
