@@ -24,6 +24,14 @@ let other: string;
 /** Recording ids by path: site1/night1/a.wav, site1/night2/b.wav, site2/night1/c.wav (dataset), x.wav (other). */
 const ids: Record<string, string> = {};
 
+/**
+ * The two ways to take a tag off a selection, answering alike: DELETE with a body, kept for its
+ * callers, and POST …/remove, for the clients that drop a DELETE's body (OpenAPI 3.0.3).
+ */
+const REMOVALS = [["DELETE", "/v1/recordings/tags"], ["POST", "/v1/recordings/tags/remove"]] as const;
+/** The bulk writes: the tagging and both removals. */
+const WRITES = [["POST", "/v1/recordings/tags"], ...REMOVALS] as const;
+
 async function call(method: "GET" | "POST" | "DELETE", url: string, payload?: object, token = admin) {
   return app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
 }
@@ -93,11 +101,14 @@ describe("POST /v1/recordings/tags", () => {
     expect(await ok("POST", "/v1/recordings/tags", { key: "season", value: "2026", filter: { all: true } })).toEqual({ matched: 4, added: 4, already_tagged: 0 });
   });
 
-  it("DELETE takes the tag off the same selection, counting those that did not carry it", async () => {
+  it("DELETE, and POST …/remove alike, takes the tag off the same selection, counting those that did not carry it", async () => {
     const filter = { dataset_id: dataset };
-    expect(await ok("DELETE", "/v1/recordings/tags", { key: "site", value: "pond", filter })).toEqual({ matched: 3, removed: 2, not_tagged: 1 });
-    expect(await carrying("site", "pond")).toEqual([]);
-    expect(await ok("DELETE", "/v1/recordings/tags", { key: "site", value: "pond", filter })).toEqual({ matched: 3, removed: 0, not_tagged: 3 });
+    for (const [method, url] of REMOVALS) {
+      if (method === "POST") expect(await ok("POST", "/v1/recordings/tags", { key: "site", value: "pond", recording_ids: [ids["site1/night1/a.wav"], ids["site1/night2/b.wav"]] })).toEqual({ matched: 2, added: 2, already_tagged: 0 });
+      expect(await ok(method, url, { key: "site", value: "pond", filter }), url).toEqual({ matched: 3, removed: 2, not_tagged: 1 });
+      expect(await carrying("site", "pond"), url).toEqual([]);
+      expect(await ok(method, url, { key: "site", value: "pond", filter }), url).toEqual({ matched: 3, removed: 0, not_tagged: 3 });
+    }
     // The tag stays in the vocabulary, as a single removal leaves it.
     expect((await ok("GET", "/v1/tags?key=site")).total).toBe(1);
   });
@@ -108,9 +119,9 @@ describe("POST /v1/recordings/tags", () => {
     try {
       expect(await ok("POST", "/v1/recordings/tags", { key: "night", value: "1", filter: { dataset_id: dataset, search: "site1/" } })).toEqual({ matched: 1, added: 1, already_tagged: 0 });
       for (const selection of [{ recording_ids: [ids["site1/night1/a.wav"], archived] }, { filter: { dataset_id: dataset, state: "all" } }]) {
-        for (const method of ["POST", "DELETE"] as const) {
-          const res = await call(method, "/v1/recordings/tags", { key: "night", value: "2", ...selection });
-          expect(res.statusCode, res.body).toBe(409);
+        for (const [method, url] of WRITES) {
+          const res = await call(method, url, { key: "night", value: "2", ...selection });
+          expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(409);
           expect(res.json().message).toContain(archived);
           expect(res.json().message).toMatch(/archived or trashed and read-only/);
         }
@@ -151,9 +162,9 @@ describe("POST /v1/recordings/tags", () => {
       [{ key: " ", value: "b", filter: { all: true } }, "key"],
     ];
     for (const [body, field] of cases) {
-      for (const method of ["POST", "DELETE"] as const) {
-        const res = await call(method, "/v1/recordings/tags", body);
-        expect(res.statusCode, `${method} ${JSON.stringify(body).slice(0, 200)}: ${res.body.slice(0, 300)}`).toBe(400);
+      for (const [method, url] of WRITES) {
+        const res = await call(method, url, body);
+        expect(res.statusCode, `${method} ${url} ${JSON.stringify(body).slice(0, 200)}: ${res.body.slice(0, 300)}`).toBe(400);
         expect(res.json().message, JSON.stringify(body).slice(0, 200)).toContain(field);
       }
     }
@@ -193,15 +204,22 @@ describe("POST /v1/recordings/tags", () => {
   });
 
   it("is refused (403) to a viewer, as a single tagging is", async () => {
-    for (const method of ["POST", "DELETE"] as const) {
-      const res = await call(method, "/v1/recordings/tags", { key: "v", value: "1", filter: { all: true } }, viewer);
-      expect(res.statusCode, res.body).toBe(403);
+    for (const [method, url] of WRITES) {
+      const res = await call(method, url, { key: "v", value: "1", filter: { all: true } }, viewer);
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBe(403);
     }
     expect(await carrying("v", "1")).toEqual([]);
   });
 
-  it("is in the OpenAPI document", async () => {
+  it("is in the OpenAPI document — the removal also as POST …/remove, with the DELETE's body and answers, which the DELETE tells generated clients to prefer (OpenAPI 3.0.3 lets them ignore a DELETE's body)", async () => {
     const doc = (await ok("GET", "/openapi.json"));
     expect(Object.keys(doc.paths["/v1/recordings/tags"]).sort()).toEqual(["delete", "post"]);
+    expect(Object.keys(doc.paths["/v1/recordings/tags/remove"])).toEqual(["post"]);
+    const [remove, del] = [doc.paths["/v1/recordings/tags/remove"].post, doc.paths["/v1/recordings/tags"].delete];
+    expect(remove.operationId).toBe("postRecordingsTagsRemove");
+    expect(remove.requestBody).toEqual(del.requestBody);
+    expect(remove.requestBody.required).toBe(true);
+    expect(remove.responses).toEqual(del.responses);
+    expect(del.description).toContain("Generated clients: prefer POST /v1/recordings/tags/remove");
   });
 });

@@ -1315,7 +1315,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }>; headers?: Record<string, unknown> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(101);
+    expect(ops).toHaveLength(102);
     const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
@@ -1402,7 +1402,9 @@ describe("OpenAPI document", () => {
     expect(doc.paths["/v1/trash/purge"].post.requestBody.required).toBe(false);
     expect(doc.paths["/v1/clips"].post.requestBody.required).toBe(true);
     expect(doc.paths["/health"].get.security).toEqual([]);
-    expect(doc.paths["/v1/recordings"].get.security).toBeUndefined(); // the document's bearer requirement
+    // On loopback a read takes a token or none (test/api-openapi-clients.test.ts); a write needs the document's bearer.
+    expect(doc.paths["/v1/recordings"].get.security).toEqual([{ bearer: [] }, {}]);
+    expect(doc.paths["/v1/recordings"].post.security).toBeUndefined();
     expect(Object.keys(doc.paths["/v1/artifacts/{id}/file"].get.responses["200"].content)).toEqual(["text/csv", "application/octet-stream", "application/json"]); // features.csv; a job's .npy matrices; provenance.json
     expect(doc.paths["/v1/artifacts/{id}/file"].get.responses["304"].content).toBeUndefined();
     // On loopback a read needs no token — and one without a token named by a foreign Host is a 403.

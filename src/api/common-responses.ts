@@ -55,8 +55,17 @@ function commonResponses(route: Pick<RouteOptions, "method" | "config">, require
 }
 
 /**
- * Adds commonResponses to a documented route's schema (hidden routes are left alone), and takes a
- * public route out of the document's global bearer requirement (/health answers without a token).
+ * The security of a route that answers with a token or without one — the reads that need no token
+ * on loopback (requireAuthForReads false, plugins/auth.ts neededRole): bearer, or nothing (OpenAPI
+ * 3.0.3 §4.7.30, an empty requirement making it optional). With the document's global bearer
+ * requirement alone, a generated client demanded a token for them.
+ */
+const OPTIONAL_BEARER = [{ bearer: [] }, {}];
+
+/**
+ * Adds commonResponses to a documented route's schema (hidden routes are left alone), takes a
+ * public route out of the document's global bearer requirement (/health answers without a token),
+ * and makes the token optional on a route every method of which a request without one may use.
  */
 export function declareCommonResponses(route: RouteOptions, requireAuthForReads: boolean): void {
   const schema = route.schema as { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] } | undefined;
@@ -67,4 +76,5 @@ export function declareCommonResponses(route: RouteOptions, requireAuthForReads:
   const own = schema.response?.[403] === errorBody && !isPublicRoute(route) ? { 403: responses[403] } : {};
   schema.response = { ...common, ...schema.response, ...own };
   if (isPublicRoute(route)) schema.security = [];
+  else if ([route.method].flat().every((m) => neededRole((route.config ?? {}) as Parameters<typeof neededRole>[0], m, requireAuthForReads) === "anonymous")) schema.security = OPTIONAL_BEARER;
 }

@@ -176,6 +176,16 @@ export const apiValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema 
 };
 
 /**
+ * What the OpenAPI document says of a label's emptiness: at least one character, one of them no
+ * space (`\S`, unanchored). label's refinement says nothing a JSON Schema carries, so the
+ * document gave a label its maxLength alone and a generated client sent "" or " " for a 400 it did
+ * not foresee. The server's check stays stronger — a zero-width space alone is blank to it, not
+ * to `\S` — but what the document refuses, the server refuses too: trim() removes exactly what
+ * `\s` matches.
+ */
+const NOT_BLANK_IN_DOCUMENT = { minLength: 1, pattern: "\\S" } as const;
+
+/**
  * Text that names or labels what people read and look up — names, tag keys and values, feature
  * names, note messages: trimmed and in Unicode NFC, so that "v " is the tag "v" and "Café" typed
  * with a combining accent is the "Café" typed without; refused when blank — nothing but spaces,
@@ -184,7 +194,8 @@ export const apiValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema 
  */
 export const label = (max: number) =>
   z.string({ error: "must be a string" }).trim().normalize("NFC").max(max, `must be at most ${max} characters`)
-    .refine(wellFormed, WELL_FORMED).refine((v) => !isBlank(v), "must not be empty or blank");
+    .refine(wellFormed, WELL_FORMED).refine((v) => !isBlank(v), "must not be empty or blank")
+    .meta(NOT_BLANK_IN_DOCUMENT);
 
 /** A tag as a client names it (SPEC §5 tags: key and value, 1–255 characters): body or query. */
 export const tagPair = z.strictObject({ key: label(255), value: label(255) });

@@ -1,7 +1,8 @@
 /**
  * POST and DELETE /v1/recordings/tags: one tag put on, or taken off, every recording of a
  * selection — GET /v1/recordings' filters, or explicit ids — in one transaction
- * (store/recording-tags.ts). Members and admins, as a single tagging.
+ * (store/recording-tags.ts). Members and admins, as a single tagging. The removal is also
+ * POST /v1/recordings/tags/remove, the same route under a method whose body every client sends.
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -68,9 +69,12 @@ export const recordingTagRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => tagRecordings(sql, selection(request.body), { key: request.body.key, value: request.body.value, created_by: request.user?.id ?? null }).catch(bodyTerms));
 
-  app.delete("/recordings/tags", {
+  // The removal takes a body, which OpenAPI 3.0.3 lets consumers ignore on a DELETE (its HTTP
+  // semantics are vague there): generated clients may send none. POST …/remove is the same route
+  // — schema and handler — for them; the DELETE stays for its callers.
+  const removal = {
     schema: {
-      summary: "Remove a tag from every recording of a selection (the tag itself stays)", tags, body, description: SELECTION_DESCRIPTION,
+      summary: "Remove a tag from every recording of a selection (the tag itself stays)", tags, body,
       response: {
         200: z.object({
           matched: z.number().int().describe("Recordings the selection holds"),
@@ -80,5 +84,15 @@ export const recordingTagRoutes: FastifyPluginAsyncZod = async (app) => {
         400: errorBody, 404: errorBody, 409: errorBody,
       },
     },
-  }, async (request) => untagRecordings(sql, selection(request.body), request.body).catch(bodyTerms));
+  };
+  const untag = async (request: { body: z.infer<typeof body> }) => untagRecordings(sql, selection(request.body), request.body).catch(bodyTerms);
+  app.delete("/recordings/tags", {
+    schema: {
+      ...removal.schema,
+      description: `${SELECTION_DESCRIPTION} Generated clients: prefer POST /v1/recordings/tags/remove, which takes the same body and answers the same — OpenAPI 3.0.3 lets a client ignore a DELETE's body.`,
+    },
+  }, untag);
+  app.post("/recordings/tags/remove", {
+    schema: { ...removal.schema, description: `The removal DELETE /v1/recordings/tags makes, as a POST: the same body and answers, for the clients that send no body with a DELETE. ${SELECTION_DESCRIPTION}` },
+  }, untag);
 };
