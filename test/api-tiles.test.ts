@@ -1176,6 +1176,13 @@ describe("OpenAPI document", () => {
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
     expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: [...audio, "multipart/byteranges"], 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 422: json, 503: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
+    // Each status described for the route (a 404, 409 and 422 read "Default Response"; test/api-openapi-clients.test.ts walks the rest).
+    for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram", "/v1/recordings/{id}/tiles/{z}/stream", "/v1/recordings/{id}/playback"]) {
+      const { 404: notFound, 409: conflict, 422: unprocessable } = doc.paths[path].get.responses;
+      expect([notFound.description, conflict.description, unprocessable.description], path).toEqual([
+        expect.stringMatching(/^Not Found: no recording has the path's id/), expect.stringMatching(/^Conflict: .*a recording whose file changed since it was registered/), expect.stringMatching(/^Unprocessable Content: the recording's file cannot be used/),
+      ]);
+    }
     // A computation over the request time limit is a 400 as every limit is (SPEC §10); a wait for a free worker, a 503.
     for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram"]) {
       const { 400: badRequest, 503: unavailable } = doc.paths[path].get.responses;

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
-import { declareCommonResponses } from "./common-responses.js";
+import { declareCommonResponses, responseDescription } from "./common-responses.js";
 import { authPlugin, isPublicRoute } from "./plugins/auth.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { drainPlugin } from "./plugins/drain.js";
@@ -194,6 +194,13 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     }
     const documented = jsonSchemaTransform(route);
     if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
+    // Before a HEAD's responses are made from them: they take the GET's descriptions. A copy, not
+    // the response changed in place: a schema the routes share must not carry one route's words.
+    const described = (documented.schema.response ?? {}) as Record<string, { description?: string }>;
+    for (const [status, response] of Object.entries(described)) {
+      const description = typeof response === "object" && response !== null && !response.description ? responseDescription(status, route.schema?.summary, route.url) : undefined;
+      if (description) described[status] = { ...response, description };
+    }
     const head = method === "HEAD";
     if (head) (documented.schema as { summary?: string }).summary += " — headers only (HEAD: the GET's answer without its body)";
     const responses = (route.schema?.response ?? {}) as Record<string, unknown>;

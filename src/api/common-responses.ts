@@ -17,6 +17,7 @@
  * A status a route declares itself keeps its own schema and description — but a 403 declared as
  * the bare error body, which the token's refusal can be too, takes the common one's (its header).
  */
+import { STATUS_CODES } from "node:http";
 import type { RouteOptions } from "fastify";
 import { isPublicRoute, neededRole, roleCanRefuse } from "./plugins/auth.js";
 import { errorBody, errorWithHeaders, RETRY_AFTER_HEADER } from "./schemas.js";
@@ -38,6 +39,30 @@ const responses = {
   415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
   503: errorWithHeaders("Service Unavailable: no answer within the deadline, the database is unavailable, or a record is busy with other changes", RETRY_AFTER_HEADER),
 };
+
+/**
+ * What a status means for an operation, for the responses its route declares without saying — the
+ * bare error body, a 2xx record or page — which @fastify/swagger documented as "Default Response"
+ * (275 of 788 responses): a success, by the operation's summary; an error, by what it means on
+ * every route that declares it (the message says which record or value, and what to do).
+ * `url` is the route's (`/v1/recordings/:id/tags`). Undefined for a status no route declares so.
+ */
+export function responseDescription(status: string, summary: string | undefined, url: string): string | undefined {
+  if (/^2/.test(status)) return `${STATUS_CODES[status]}${summary ? ` — ${summary}` : ""}`;
+  // The record the path's first id names: /v1/recordings/:id/… a recording's.
+  const named = /^\/v1\/(\w+?)s?\/:id(\/|$)/.exec(url)?.[1];
+  return {
+    400: responses[400].description,
+    404: named
+      ? `Not Found: no ${named} has the path's id, or another record the request names does not exist (the message names it)`
+      : "Not Found: a record the request names (an id in the body or query) does not exist (the message names it)",
+    409: "Conflict: the request does not fit the records as they are — one archived or trashed (read-only), in a state this does not apply to, a recording whose file changed since it was registered, or a value another record holds (`fields` names it); the message says which and what to do",
+    // Only an artifact's file answers 410.
+    410: "Gone: the artifact has expired (past its expire_at, not archived): its file is no longer served, and cleanup deletes it",
+    // The recording routes that read its file: the audio, playback, the spectrograms, a refresh.
+    422: "Unprocessable Content: the recording's file cannot be used — no regular file at its path, audio the server cannot decode, or samples that cannot be analysed (the message says why)",
+  }[status];
+}
 
 /** The statuses `route` answers whatever its handler does, with their error bodies. */
 function commonResponses(route: Pick<RouteOptions, "method" | "config">, requireAuthForReads: boolean): Partial<typeof responses> {
