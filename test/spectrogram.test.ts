@@ -568,6 +568,54 @@ describe("spectrogram() of one signal", () => {
     expect(library.parseParams({ pcen: "0" } as never).pcen).toBe(false);
   });
 
+  it("refuses a parameter of the wrong JS type in every library function that takes parameters, naming it and its type (text was read as a flag's: { samplerate: \"22050\" } computed)", async () => {
+    const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
+    const reader = library.samplesReader([x], 8000);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ samplerate: "22050" }, 'samplerate: must be a number, got string "22050"'],
+      [{ window_size: "0.01" }, 'window_size: must be a number, got string "0.01"'],
+      [{ pcen: "yes" }, 'pcen: must be a boolean (true or false), got string "yes"'],
+      [{ clamp: "false" }, 'clamp: must be a boolean (true or false), got string "false"'],
+      [{ pcen: 0 }, "pcen: must be a boolean (true or false), got number 0"],
+      [{ channel: "1" }, 'channel: must be a number, got string "1"'],
+      [{ low_freq: "" }, 'low_freq: must be a number or null, got string ""'],
+      [{ high_freq: "null" }, 'high_freq: must be a number or null, got string "null"'],
+      [{ window: 5 }, `window: must be a string (one of ${library.WINDOWS.join(", ")}), got number 5`],
+      [{ window_size: "0.01", normalize: "on" }, 'window_size: must be a number, got string "0.01"; normalize: must be a boolean (true or false), got string "on"'],
+    ];
+    for (const [params, message] of cases) {
+      const error = new TypeError(`params: ${message}`);
+      const label = JSON.stringify(params);
+      expect(() => spectrogram(x, 8000, params as never), label).toThrow(error);
+      expect(() => new library.RecordingSpectrogram(reader, params as never), label).toThrow(error);
+      await expect(library.spectrogramOfRecording(reader, params as never), label).rejects.toThrow(error);
+      await expect(library.featuresOfSignal(x, 8000, params as never), label).rejects.toThrow(error);
+      await expect(library.computeFeatures(reader, params as never), label).rejects.toThrow(error);
+      await expect(library.featuresOfFile(wav, params as never), label).rejects.toThrow(error);
+    }
+    // A pool's task: its params go to a worker as they are (take them from parseParams).
+    const pool = new library.TilePool({ threads: 1 });
+    try {
+      const params = { ...library.parseParams({}), window_size: "0.01" };
+      await expect(pool.stats({ kind: "stats", path: wav, timeExpansion: 1, params } as never)).rejects.toThrow(new TypeError('params: window_size: must be a number, got string "0.01"'));
+    } finally {
+      await pool.close();
+    }
+    // The values themselves, and undefined (left out), still pass; the rule is zod's as before.
+    expect(spectrogram(x, 8000, { window_size: 0.01, pcen: false, low_freq: null, window: "kaiser", channel: undefined }).bins).toBe(41);
+    expect(() => spectrogram(x, 8000, { window_size: -1 })).toThrow(expect.objectContaining({ issues: [{ field: "window_size", message: "must be > 0" }] }));
+    // parseParams stays the CLI's and the HTTP API's reader of text (flags, query strings).
+    expect(library.parseParams({ window_size: "0.01", pcen: "yes" } as never)).toMatchObject({ window_size: 0.01, pcen: true });
+    // The other arguments of this kind: a rate as text was taken by featuresOfSignal and samplesReader.
+    await expect(library.featuresOfSignal(x, "8000" as never)).rejects.toThrow(new TypeError('samplerate: must be a number (Hz), got string "8000"'));
+    expect(() => library.samplesReader([x], "8000" as never)).toThrow(new TypeError('samplerate: must be a number (Hz), got string "8000"'));
+    await expect(library.openAudio(wav, { blockingReads: "yes" } as never)).rejects.toThrow(new TypeError('blockingReads: must be a boolean (true or false), got string "yes"'));
+    await expect(library.openAudio(wav, { exactPath: 1 } as never)).rejects.toThrow(new TypeError("exactPath: must be a boolean (true or false), got number 1"));
+    expect(() => library.getWindow("hann", "16" as never)).toThrow(new TypeError('n: must be a number (the window\'s length), got string "16"'));
+    expect(() => library.getWindow("kaiser", 16, "8" as never)).toThrow(new TypeError('beta: must be a number (the kaiser window\'s shape), got string "8"'));
+    expect(() => library.getWindow(5 as never, 16)).toThrow(new TypeError(`name: must be a string (one of ${library.WINDOWS.join(", ")}), got number 5`));
+  });
+
   it("a float64 sample beyond float32's range is refused as such, not as Infinity", () => {
     const samples = new Float64Array(1000);
     samples[300] = 1e39;

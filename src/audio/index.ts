@@ -14,7 +14,7 @@ import { recordingFacts } from "./metadata.js";
 import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, type ByteSource } from "./source.js";
 import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
-import { checkOptions, describeValue } from "./signal.js";
+import { checkBooleanOptions, checkOptions, describeValue } from "./signal.js";
 import { AudioFormatError, type AudioFileReader, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
@@ -120,7 +120,7 @@ export interface OpenOptions extends StreamOptions {
  * @param options.blockingReads read with `fs.readSync` (pool workers only; default false)
  * @param options.exactPath only the file whose real path `input` is (default false)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording;
- *   RangeError naming blockFrames or cacheBlocks outside its range (whatever the format), TypeError naming input or options.
+ *   RangeError naming blockFrames or cacheBlocks outside its range (whatever the format), TypeError naming input, options, or blockingReads or exactPath when no boolean.
  */
 export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioFileReader> {
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
@@ -129,6 +129,7 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
   checkOptions(options, ["blockFrames", "cacheBlocks", "blockingReads", "exactPath"] satisfies (keyof OpenOptions)[]);
   if (options.blockFrames !== undefined) checkBlockFrames(options.blockFrames);
   if (options.cacheBlocks !== undefined) checkCacheBlocks(options.cacheBlocks);
+  checkBooleanOptions(options, ["blockingReads", "exactPath"]);
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }

@@ -82,6 +82,17 @@ export function checkNumberOptions(options: object, rules: Readonly<Record<strin
   }
 }
 
+/**
+ * The yes/no options of `options` that `names` lists, each left out (undefined) or a boolean: else
+ * a TypeError naming it. Text such as "yes" was taken as true and 0 as false (`blockingReads`).
+ */
+export function checkBooleanOptions(options: object, names: readonly string[]): void {
+  for (const name of names) {
+    const value: unknown = (options as Record<string, unknown>)[name];
+    if (value !== undefined && typeof value !== "boolean") throw new TypeError(`${name}: must be a boolean (true or false), got ${describeValue(value)}`);
+  }
+}
+
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */
 export function describeValue(value: unknown): string {
   if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;

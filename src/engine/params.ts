@@ -280,8 +280,9 @@ export class ParamsError extends Error {
 }
 
 /**
- * Validates `input` (any subset of the parameters) and fills in the defaults: what every function
- * taking parameters (spectrogram, RecordingSpectrogram, the features) does with them. Parameters
+ * Validates `input` (any subset of the parameters) and fills in the defaults, reading the text
+ * forms flags and query strings give ("0.01", "yes"): the CLI's and the HTTP API's reader. The
+ * library's functions that take parameters check their types first (parseParamValues). Parameters
  * that are no object (null, a number, a string, an array) are a TypeError naming `params`, as
  * options are (null took every default in silence); an object that is no plain one a ParamsError.
  */
@@ -296,6 +297,53 @@ export function parseParams(input: unknown = {}): Params {
   throw new ParamsError(
     result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "params", message: i.message })),
   );
+}
+
+/**
+ * The JS type each parameter's value has (the type of its default; `low_freq` and `high_freq`,
+ * null by default, take a number too), as SPEC §8b types them: what checkParamTypes asks of a
+ * library caller's values.
+ */
+function expectedType(name: keyof Params): string {
+  const value = DEFAULTS[name];
+  if (value === null) return "a number or null";
+  if (typeof value === "boolean") return "a boolean (true or false)";
+  if (typeof value === "string") return `a string (one of ${CHOICES[name as keyof typeof CHOICES].join(", ")})`;
+  return "a number";
+}
+
+/** The values of the parameters that take one of a list, for expectedType's messages. */
+const CHOICES = { window: WINDOWS, scale: SCALES, cmap: COLORMAPS } satisfies Partial<Record<keyof Params, readonly string[]>>;
+
+/**
+ * Refuses a parameter whose value is not of its JS type (expectedType), naming every such field in
+ * one TypeError (`params: window_size: must be a number, got string "0.01"`). The library's
+ * functions take values (SPEC §8b), which TypeScript checks at compile time; JavaScript callers
+ * had text read as a flag's or a query string's — `{ samplerate: "22050" }`, `{ pcen: "yes" }` —
+ * while `{ pcen: 0 }` was refused. parseParams keeps reading text: it is the CLI's and the HTTP
+ * API's reader. Unknown fields, and each value's rule, are left to parseParams; undefined is a
+ * field left out.
+ */
+export function checkParamTypes(input: unknown): void {
+  checkOptionsObject(input, "{ name: value }", "params");
+  const wrong: string[] = [];
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined || !(PARAM_NAMES as string[]).includes(name)) continue;
+    const expected = DEFAULTS[name as keyof Params];
+    const fits = expected === null ? value === null || typeof value === "number" : typeof value === typeof expected;
+    if (!fits) wrong.push(`${name}: must be ${expectedType(name as keyof Params)}, got ${describeValue(value)}`);
+  }
+  if (wrong.length) throw new TypeError(`params: ${wrong.join("; ")}`);
+}
+
+/**
+ * What the library's functions that take parameters (spectrogram, RecordingSpectrogram,
+ * spectrogramOfRecording, the features) do with them: values of their types (checkParamTypes),
+ * validated and completed by parseParams.
+ */
+export function parseParamValues(input: unknown = {}): Params {
+  checkParamTypes(input);
+  return parseParams(input);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { AudioReader } from "../audio/types.js";
 import { finishValues, FrameBlock, normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
 import { checkFramesPerStep, clampFrameRange, frameCount, framesInInterval, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
-import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "./params.js";
+import { checkParamsForRecording, parseParamValues, realSamplerate, type Params, type ParamsInput } from "./params.js";
 import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
 /** What a piece of a recording needs from the whole of it. */
@@ -73,7 +73,7 @@ export class RecordingSpectrogram {
       throw new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got ${describeValue(reader)}`);
     }
     checkOptions(options, ["timeExpansion"]);
-    const p = parseParams(params);
+    const p = parseParamValues(params);
     const te = timeExpansionOf(reader.info, options.timeExpansion);
     checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
     this.params = p;

@@ -6,7 +6,7 @@ import { checkOptions, describeValue, signalSamples } from "../audio/signal.js";
 import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
-import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
+import { checkParamsForRecording, parseParamValues, type Params, type ParamsInput } from "./params.js";
 
 /** A spectrogram, or a piece of one, with what is needed to place it in time and frequency. */
 export interface Spectrogram {
@@ -39,12 +39,12 @@ export function blockFrames(g: FrameGeometry): number {
  * parameter (`channel` other than 0 included: the signal is one channel), TypeError naming
  * `samples` for anything but a Float32Array or Float64Array (`samplerate`, `options.output`
  * likewise for anything but a number, a Float32Array; `params` and `options` for anything but an
- * object, null included: parseParams).
+ * object, null included — and a parameter of the wrong JS type: parseParamValues).
  * `options.output`, if given, receives the values (a Float32Array of exactly bins × frames floats).
  */
 export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
   const input = signalSamples(samples);
-  const p = parseParams(params);
+  const p = parseParamValues(params);
   checkOptions(options, ["output"]);
   if (typeof samplerate !== "number") throw new TypeError(`samplerate: must be a number (Hz), got ${describeValue(samplerate)}`);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${samplerate}`);

@@ -2,6 +2,7 @@
  * Analysis windows: `scipy.signal.get_window(name, n)` with fftbins=True, i.e. the periodic
  * form (SPEC §3.5). Computed in f64 by the core (assembly/window.ts), returned as float32.
  */
+import { describeValue } from "../audio/signal.js";
 import { WINDOWS, type WindowName } from "./params.js";
 import { core } from "./wasm.js";
 
@@ -47,6 +48,11 @@ export function getWindowF64(name: WindowName, n: number, beta: number, symmetri
 
 /** Validates the arguments; returns the core's window kind (the index into WINDOWS). */
 function checkWindow(name: WindowName, n: number, beta: number, maxLength: number): number {
+  // A value of the wrong type is a TypeError naming the argument: text was refused as a RangeError
+  // whose "got 16" hid that the 16 was a string.
+  if (typeof name !== "string") throw new TypeError(`name: must be a string (one of ${WINDOWS.join(", ")}), got ${describeValue(name)}`);
+  if (typeof n !== "number") throw new TypeError(`n: must be a number (the window's length), got ${describeValue(n)}`);
+  if (typeof beta !== "number") throw new TypeError(`beta: must be a number (the kaiser window's shape), got ${describeValue(beta)}`);
   const kind = WINDOWS.indexOf(name);
   if (kind < 0) throw new RangeError(`unknown window "${String(name)}"; expected one of ${WINDOWS.join(", ")}`);
   if (!Number.isInteger(n) || n < 1 || n > maxLength) {

@@ -67,7 +67,7 @@ import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
 import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, frameTime, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
-import { checkParamsForRecording, ParamsError, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
+import { checkParamsForRecording, ParamsError, parseParamValues, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
@@ -158,7 +158,7 @@ export async function featuresOfSignal(samples: Float32Array | Float64Array, sam
  * for a target the recording does not have.
  */
 export async function computeFeatures(reader: AudioReader, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
-  const p = parseParams(params);
+  const p = parseParamValues(params);
   const te = timeExpansionOf(reader.info, options.timeExpansion);
   const samplerate = realSamplerate(reader.info.samplerate, te);
   const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);

@@ -14,6 +14,7 @@ import { checkNumberOptions, checkOptions, checkOptionsObject, describeValue, ti
 import { sizeText } from "../audio/types.js";
 import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
+import { checkParamTypes } from "../engine/params.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
 import { FILTER_CACHE_BYTES } from "../engine/resample.js";
@@ -217,9 +218,12 @@ export class TilePool {
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs, clients = new TaskClients(POOL_CLIENT)): Promise<T> {
     // A task goes to its worker as it is: parameters that are no object failed there, reading a
-    // field of null, naming nothing.
+    // field of null, naming nothing; a value of the wrong type (text) was computed with.
     checkOptionsObject(task, "a WorkerTask", "task");
-    if ("params" in task) checkOptionsObject(task.params, "{ name: value }, as parseParams returns them", "params");
+    if ("params" in task) {
+      checkOptionsObject(task.params, "{ name: value }, as parseParams returns them", "params");
+      checkParamTypes(task.params);
+    }
     const limit = new AbortController();
     const asked = performance.now();
     const waitAtMost = (ms: number) => setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), ms);
