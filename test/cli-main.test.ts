@@ -191,6 +191,30 @@ describe("sonotile", () => {
     expect(loud.stderr).toMatch(/^sonotile info: cannot open \/nonexistent\/x.wav: no such file or directory\n.*\n {4}at /s);
   });
 
+  it("a parameter flag given to a command without parameters is refused as none of its options, whatever follows it or is inlined (`info --pcen yes` hinted --pcen=yes, which info does not take either)", async () => {
+    const wav = `${FIXTURES}/recordings/batdetect2_20230322_172000_selec2.wav`;
+    const notOf = (flag: string, command: string) => ({ code: 2, stdout: "", stderr: `sonotile ${command}: ${flag} is not an option of ${command} (it takes no spectrogram parameters)\n` });
+    const refused = await Promise.all([
+      sonotile(["info", wav, "--pcen", "yes"]), // hinted: give --pcen or --no-pcen, or --pcen=yes
+      sonotile(["info", wav, "--no-pcen", "off"]), // hinted: give --pcen or --no-pcen
+      sonotile(["info", wav, "--no-pcen=1"]), // hinted: give --no-pcen, or --pcen=false
+      sonotile(["info", wav, "--window-size"]), // said: --window-size needs a value
+      sonotile(["decode", wav, "-o", "/tmp/small-mends-never.npy", "--clamp", "on"]),
+      sonotile(["info", wav, "--pcen=maybe"]),
+    ]);
+    expect(refused).toEqual([
+      notOf("--pcen", "info"), notOf("--no-pcen", "info"), notOf("--no-pcen", "info"), notOf("--window-size", "info"),
+      notOf("--clamp", "decode"), notOf("--pcen", "info"),
+    ]);
+    // A command that takes parameters keeps its hint; --help still answers beside a stray flag.
+    const [spectrogram, help] = await Promise.all([
+      sonotile(["spectrogram", wav, "-o", "/tmp/small-mends-never.npy", "--pcen", "yes"]),
+      sonotile(["info", "--pcen", "yes", "--help"]),
+    ]);
+    expect(spectrogram.stderr).toMatch(/^sonotile spectrogram: --pcen takes no value: give --pcen or --no-pcen, or --pcen=yes /);
+    expect([help.code, help.stdout]).toEqual([0, expect.stringMatching(/^usage: sonotile info\b/)]);
+  });
+
   it("--verbose after `--` is a file name, not the option", async () => {
     const r = await sonotile(["info", "--", "--verbose"]);
     expect(r).toMatchObject({ code: 1, stderr: "sonotile info: cannot open --verbose: no such file or directory\n" }); // said `ENOENT`, as extract did not

@@ -132,9 +132,10 @@ export function inlineBoolean(flag: string, text: string): boolean {
  * (exit 2) naming the flag for an unknown flag, a missing value, a value given to a `--no-` form,
  * or yes/no text after a boolean flag (refuseValueAfter). A boolean flag takes yes/no text inline
  * (`--pcen=false`, `--json=true`), as the API's query strings do. A flag given twice keeps its
- * last value (a repeatable one, all). `--` ends the flags.
+ * last value (a repeatable one, all). `--` ends the flags. For a `command` that takes no
+ * parameters, a parameter flag in any form is refused as none of its options (isParamFlag), once --help is ruled out.
  */
-export function parseCommandLine(args: readonly string[], options: readonly OptionSpec[] = []): CommandLine {
+export function parseCommandLine(args: readonly string[], options: readonly OptionSpec[] = [], command: { name: string; takesParams: boolean } = { name: "", takesParams: true }): CommandLine {
   const own = new Map<string, OptionSpec>();
   for (const o of options) {
     if (byName.has(o.name) || byName.has(o.name.replace(/^no-/, ""))) throw new Error(`option --${o.name} clashes with a parameter flag`);
@@ -142,6 +143,8 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
     if (o.short) own.set(`-${o.short}`, o);
   }
   const result: CommandLine = { params: {}, options: {}, positionals: [], help: false };
+  /** The first parameter flag given to a command without parameters, refused once --help is ruled out. */
+  let stray: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -183,6 +186,12 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
       continue;
     }
     const name = flag.startsWith("--") ? flag.slice(2) : "";
+    if (!command.takesParams && isParamFlag(name)) {
+      // Read no value and hint no form: every hint (`--pcen=yes`, `--window-size needs a value`)
+      // named a flag the command does not take.
+      stray ??= flag;
+      continue;
+    }
     const param = byName.get(name);
     if (param?.boolean) {
       if (inline === undefined) refuseValueAfter(flag, args[i + 1], `${flag} or --no-${name}, or ${flag}=${args[i + 1]}`);
@@ -202,7 +211,13 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
     }
     throw new UsageError(`unknown flag '${flag}' (see --help)`);
   }
+  if (stray !== undefined && !result.help) throw new UsageError(`${stray} is not an option of ${command.name} (it takes no spectrogram parameters)`);
   return result;
+}
+
+/** Whether `--name` is a parameter's flag: `--pcen`, `--no-pcen`, `--window-size` (not `--no-window-size`, which is no flag). */
+function isParamFlag(name: string): boolean {
+  return byName.has(name) || byName.get(name.replace(/^no-/, ""))?.boolean === true;
 }
 
 /** Help lines for the command's `options` followed by every parameter flag with its default. */
@@ -358,15 +373,10 @@ export function tagFilterOption(text: string, flag: string): { key: string; valu
  * for commands without spectrogram parameters any parameter flag refused by its name.
  */
 export function readCommandLine(args: readonly string[], options: readonly OptionSpec[], usage: string, command: { name: string; takesParams: boolean }): CommandLine | null {
-  const cl = parseCommandLine(args, options);
+  const cl = parseCommandLine(args, options, command);
   if (cl.help) {
     process.stdout.write(usage + "\n");
     return null;
-  }
-  const stray = Object.keys(cl.params);
-  if (!command.takesParams && stray.length) {
-    const flag = PARAM_FLAGS.find((f) => f.param === stray[0])?.name ?? stray[0];
-    throw new UsageError(`--${flag} is not an option of ${command.name} (it takes no spectrogram parameters)`);
   }
   return cl;
 }
