@@ -318,6 +318,10 @@ describe("sonotile extract", () => {
     expect(lines.slice(0, 2)).toEqual([`sonotile extract: skipped ${join(dir, "pipe.wav")}: ${fifo}`, `sonotile extract: skipped ${join(dir, "to-pipe.wav")}: ${fifo}`]);
     expect(lines[2]).toMatch(/^sonotile extract: 1 target .*; 2 skipped; wrote/);
     expect(readCsv(out).rows.map((row) => row[0])).toEqual([join(dir, "a_present.wav")]);
+    // Named on the command line, the same words (it was "<path> is not a regular file").
+    const named = await sonotile([join(dir, "pipe.wav"), join(dir, "to-pipe.wav"), join(dir, "a_present.wav"), "-o", out, "--features", "rms_dbfs"]);
+    expect(named.stderr.split("\n").slice(0, 2)).toEqual([`sonotile extract: skipped ${join(dir, "pipe.wav")}: ${fifo}`, `sonotile extract: skipped ${join(dir, "to-pipe.wav")}: ${fifo}`]);
+    expect(named.code).toBe(1);
   });
 
   // Root lists every directory: the walk meets one it cannot list only as another user.

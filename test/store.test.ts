@@ -683,6 +683,30 @@ describe("datasets and recordings", () => {
     expect([result.registered.map((r) => r.path), result.failed]).toEqual([["a.wav"], skipped.map(({ path, reason }) => ({ path, error: reason }))]);
   });
 
+  it("a registered file replaced by a FIFO (or a link to one) is listed once, as what it is — skipped, not a regular file — in a scan and an import: it was also `missing`, 'no file at this path'", async () => {
+    const dir = join(scratch.path, "replaced-by-fifo");
+    await mkdir(dir);
+    for (const name of ["a.wav", "b.wav", "c.wav"]) await writeSineWav(join(dir, name), 8000, 0.1, name === "a.wav" ? 1000 : name === "b.wav" ? 1100 : 1200);
+    const dataset = await createDataset(sql, { name: "replaced-by-fifo", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const ids = Object.fromEntries((await importDataset(sql, dataset.id, userId)).registered.map((r) => [r.path, r.recording_id]));
+    await rm(join(dir, "b.wav"));
+    expect(spawnSync("mkfifo", [join(dir, "b.wav")]).status).toBe(0);
+    await rm(join(dir, "c.wav"));
+    await symlink("b.wav", join(dir, "c.wav"));
+    const fifo = "a FIFO (named pipe), not a regular file: it holds no recording";
+    const skipped = [{ path: "b.wav", reason: fifo }, { path: "c.wav", reason: fifo }];
+    const scan = await scanDataset(sql, dataset.id);
+    expect([scan.files.map((f) => [f.path, f.status]), scan.counts, scan.skipped]).toEqual([[["a.wav", "registered"]], { registered: 1, missing: 0, unregistered: 0 }, skipped]);
+    const result = await importDataset(sql, dataset.id, userId);
+    expect([result.registered, result.failed, result.missing]).toEqual([[], skipped.map(({ path, reason }) => ({ path, error: reason })), []]);
+    // A file that is gone is missing, as before, and a file put back at the path is registered again.
+    await rm(join(dir, "c.wav"));
+    expect((await scanDataset(sql, dataset.id)).files.map((f) => [f.path, f.status, f.recording_id])).toEqual([["a.wav", "registered", ids["a.wav"]], ["c.wav", "missing", ids["c.wav"]]]);
+    await rm(join(dir, "b.wav"));
+    await writeSineWav(join(dir, "b.wav"), 8000, 0.1, 1100);
+    expect((await scanDataset(sql, dataset.id)).files.map((f) => [f.path, f.status])).toEqual([["a.wav", "registered"], ["b.wav", "registered"], ["c.wav", "missing"]]);
+  });
+
   it("reports the names that are not valid UTF-8 (a Latin-1 folder from a recorder) and imports the rest — one such folder failed the whole scan with ENOENT", async () => {
     const dir = join(scratch.path, "latin1");
     await mkdir(dir);

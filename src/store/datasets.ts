@@ -10,7 +10,7 @@ import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, conflict, invalid, translating } from "./errors.js";
-import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
+import { isInside, RefusedFileError, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp, type UnreadMetadata } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { checkTimeExpansion, insertRecordings, moveRecordingPath, refreshRoute, statChange, type FileChange, type NewRecording } from "./recordings.js";
@@ -391,7 +391,9 @@ const SCAN_STAT_LANES = 64;
  * does not name (registered by hand under another extension, or by a path through a link) is
  * found before it counts as missing — and its size and time are compared with the registered
  * ones (statChange): a file replaced since is `registered` with `changed` saying so and naming
- * the refresh route, where it had looked like any other.
+ * the refresh route, where it had looked like any other. A recording whose path holds no regular
+ * file now (a FIFO, a socket, a device, or a link to one) is named under `skipped` alone, as the
+ * listing names such an entry, not also among `files` as missing.
  */
 export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
   const dataset = await getDataset(db, id);
@@ -403,8 +405,16 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   const files: ScanFile[] = [];
   const known = new Set(registered.map((r) => r.path));
   const changedFiles: { file: ScanFile; found: { file: string; size: number } }[] = [];
+  const skippedPaths = new Set(listing.skipped.map((s) => s.path));
   await inLanes(registered, SCAN_STAT_LANES, async (r) => {
-    const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
+    let found: Awaited<ReturnType<typeof resolveRecordingFile>> | null = null;
+    try {
+      found = await resolveRecordingFile(audioDir, r.path);
+    } catch (err) {
+      // A path that holds no regular file (a FIFO, a socket, a device, or a link to one) is said
+      // once, as what it is, under `skipped` (listAudioFiles): it was `missing` too ("no file at this path").
+      if (err instanceof RefusedFileError && err.refusal === "not_regular" && skippedPaths.has(r.path)) return;
+    }
     // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
     const status = found || onDisk.has(r.path) ? "registered" : "missing";
     const file: ScanFile = { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null };

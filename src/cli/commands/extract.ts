@@ -362,7 +362,8 @@ async function removePartialTable(output: string, format: TableFormat): Promise<
 
 /**
  * Files named, and audio files found (recursively, sorted) in directories named; `unreadable`
- * maps the inputs that could not be looked at (missing, a directory that cannot be listed) to why.
+ * maps the inputs that could not be looked at (missing, a directory that cannot be listed) or that are
+ * no regular file (a FIFO, a socket, a device) to why.
  */
 async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unreadable: Map<string, string> }> {
   const found: string[] = [];
@@ -403,7 +404,12 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
   };
   for (const input of inputs) {
     try {
-      if ((await stat(input)).isDirectory()) await walk(input);
+      const info = await stat(input);
+      // A FIFO, a socket or a device named on the command line: in the words used for one in a
+      // directory, never opened (it was "<path> is not a regular file").
+      const special = specialKind(info);
+      if (info.isDirectory()) await walk(input);
+      else if (special) unreadable.set(input, notRegularFile(special));
       else found.push(input);
     } catch (err) {
       unreadable.set(input, await statFailure(input, err));
