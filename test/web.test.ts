@@ -279,7 +279,7 @@ async function layout() {
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
       headerItems: [...document.querySelector("header")!.children].filter(visible).map(box),
-      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #selections > *, #clip-list button, #clip-info *, #clip-panel :is(h2, button, input, textarea, li)")].filter(visible).map(box),
+      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #selections > *, #goto, #clip-list button, #clip-info *, #clip-panel :is(h2, button, input, textarea, li)")].filter(visible).map(box),
       toolbar: box(toolbar),
       toolbarItems: [...toolbar.children].filter(visible).map(box),
       plot: box(document.getElementById("plot")!),
@@ -1906,6 +1906,202 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     } finally {
       page.off("request", countPost);
       for (const c of await allClips(batId)) await app.inject({ method: "DELETE", url: `/v1/clips/${c.id}`, headers: { authorization: `Bearer ${adminKey}` } });
+    }
+  });
+
+  it("stops playing as another recording is opened: no error, the cursor gone, Play visible offered again — the cursor threw on the new recording's missing geometry and stayed over it", async () => {
+    const errors: string[] = [];
+    const onError = (err: Error) => errors.push(err.message);
+    page.on("pageerror", onError);
+    try {
+      await page.goto(`${base}/?switch-playing#recording=${batId}`);
+      await tilesLoaded(batId);
+      await page.click("#play");
+      await expect.poll(() => page.evaluate(() => !document.querySelector("audio")!.paused && !document.getElementById("cursor")!.hidden), { timeout: 10_000 }).toBe(true);
+      await page.click(`#recordings button[data-id="${birdId}"]`);
+      await tilesLoaded(birdId);
+      await page.waitForTimeout(300); // a few animation frames of the cursor's
+      expect(errors).toEqual([]);
+      expect(await page.evaluate(() => [document.querySelector("audio")!.paused, document.getElementById("cursor")!.hidden])).toEqual([true, true]);
+      expect([await page.textContent("#play"), await page.getAttribute("#play", "aria-pressed")]).toEqual(["▶ Play visible", "false"]);
+    } finally {
+      page.off("pageerror", onError);
+    }
+  });
+
+  it("makes each recording opened a history entry: Back and Forward go between them with their views, a zoom or pan replaces the entry — Back left the page", async () => {
+    await page.goto(`${base}/?history#recording=${batId}&t=2&level=0`);
+    await tilesLoaded(batId);
+    await page.focus("#plot");
+    await page.keyboard.press("+"); // no entry of its own; the address follows it before the next recording's entry
+    const batView = await view();
+    await page.click(`#recordings button[data-id="${birdId}"]`);
+    await tilesLoaded(birdId);
+    await page.focus("#plot");
+    await page.keyboard.press("+");
+    await page.keyboard.press("ArrowRight");
+    const birdView = await view();
+    await expect.poll(() => page.evaluate(() => location.hash)).toContain(`&t=${+((birdView.start + birdView.end) / 2).toFixed(6)}&`);
+    // (history.length tells nothing here: Chromium keeps at most 50 entries. One Back reaching the bat below says the bird's zoom and pan replaced its entry.)
+    await page.evaluate(() => history.back());
+    await expect.poll(() => page.textContent("#recording-name")).toBe("bats-384k.wav");
+    await tilesLoaded(batId);
+    expect(await page.evaluate(() => location.search)).toBe("?history"); // still the page, not about:blank
+    expect(await view()).toEqual(batView);
+    expect(await page.locator("#recordings button.open").textContent()).toContain("bats-384k.wav");
+    await page.evaluate(() => history.forward());
+    await expect.poll(() => page.textContent("#recording-name")).toBe("birds-48k.wav");
+    await tilesLoaded(birdId);
+    expect(await view()).toEqual(birdView);
+  });
+
+  /** A 2 h 0 min 5 s recording (a 100 Hz tone at 1 kHz) in a dataset of its own: its id. */
+  let longRecording: Promise<string> | undefined;
+  function longRecordingId() {
+    longRecording ??= (async () => {
+      const dir = join(extra.path, "long");
+      await mkdir(dir);
+      await writeSineWav(join(dir, "night-long.wav"), 1000, 7205, 100);
+      const dataset = await post("/v1/datasets", { name: "long night", audio_dir: dir });
+      return (await post("/v1/recordings", { dataset_id: dataset.id, path: "night-long.wav" })).id as string;
+    })();
+    return longRecording;
+  }
+  const middleOf = (v: View) => (v.start + v.end) / 2;
+  const timeLabels = () => page.locator("#taxis span").allTextContents();
+
+  it("labels a recording of an hour or more in h:mm:ss at the ticks' precision, and goes to a time typed in seconds or h:mm:ss", async () => {
+    const longId = await longRecordingId();
+    await page.goto(`${base}/?long#recording=${longId}`);
+    await tilesLoaded(longId);
+    // The whole 2 h: whole clock steps (it read "0 s", "500 s" … "7000 s").
+    const whole = await timeLabels();
+    expect(whole[0]).toBe("0:00:00");
+    for (const label of whole) expect(label).toMatch(/^[0-2]:[0-5]\d:[0-5]\d$/);
+    const seconds = whole.map((l) => l.split(":").reduce((s, part) => 60 * s + Number(part), 0));
+    expect([300, 600, 900, 1200, 1800]).toContain(seconds[1] - seconds[0]);
+    // Named for a screen reader, reached from the plot by g; a time in h:mm:ss centred at the zoom shown.
+    const go = page.getByRole("textbox", { name: "Go to time" });
+    expect(await go.count()).toBe(1);
+    await page.focus("#plot");
+    await page.keyboard.press("+");
+    await page.keyboard.press("+");
+    const before = await view();
+    await page.keyboard.press("g");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("goto");
+    await page.keyboard.type("1:52:30.5");
+    await page.keyboard.press("Enter");
+    const plotWidth = (await page.locator("#plot").boundingBox())!.width;
+    const pixel = (v: View) => (v.end - v.start) / plotWidth;
+    await expect.poll(async () => Math.abs(middleOf(await view()) - 6750.5)).toBeLessThan(pixel(before));
+    expect((await view()).level).toBe(before.level);
+    // Closest in: tenths of a second after the seconds.
+    await page.focus("#plot");
+    for (let i = 0; i < 14; i++) await page.keyboard.press("+"); // past the closest level: it stops there
+    expect((await view()).level).toBe(2);
+    const close = await timeLabels();
+    expect(close.length).toBeGreaterThan(3);
+    for (const label of close) expect(label).toMatch(/^1:52:[23]\d\.\d$/);
+    await page.screenshot({ path: join(ARTIFACTS, "web-long-clock-page.png") });
+    // Seconds too; a value that is no time refused, naming the field, the view kept.
+    await go.fill("600");
+    await go.press("Enter");
+    await expect.poll(async () => Math.round(middleOf(await view()) * 100) / 100).toBe(600);
+    const kept = await view();
+    for (const bad of ["abc", "1:75:00", "-3", "9000"]) {
+      await go.fill(bad);
+      await go.press("Enter");
+      await expect.poll(() => page.textContent("#status")).toMatch(/^go to time: /);
+      expect(await page.getAttribute("#goto", "aria-invalid"), bad).toBe("true");
+      expect(await view()).toEqual(kept);
+    }
+    expect(await page.textContent("#status")).toBe(`go to time: "9000" is past the recording's end (2:00:05)`);
+    await go.fill("1:00:00");
+    await go.press("Enter");
+    await expect.poll(async () => Math.round(middleOf(await view()) * 100) / 100).toBe(3600);
+    expect([await page.getAttribute("#goto", "aria-invalid"), await page.textContent("#status")]).toEqual(["false", ""]);
+    // A recording under an hour keeps seconds.
+    await page.goto(`${base}/?short#recording=${batId}`);
+    await tilesLoaded(batId);
+    for (const label of await timeLabels()) expect(label).toMatch(/^\d+(\.\d+)? s$/);
+  });
+
+  it("reads a time expansion changed elsewhere as the page is looked at again, and redraws in the new units, the part of the file in view kept", async () => {
+    const id = second.recordingId; // 1 s at 48 kHz
+    await page.goto(`${base}/?te-refresh#recording=${id}&t=0.6&level=1`);
+    await tilesLoaded(id);
+    expect(await page.textContent("#recording-facts")).toBe(" — 1.00 s, 48.0 kHz");
+    const hop = 0.0125, pixel = (level: number) => hop / 2 ** level; // seconds per pixel: the hop is in real seconds
+    expect(Math.abs(middleOf(await view()) - 0.6)).toBeLessThanOrEqual(pixel(1));
+    const revision = new URL((await page.getAttribute("#tiles img", "data-src"))!, base).searchParams.get("revision");
+    const patch = (te: number) => app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: { authorization: `Bearer ${adminKey}` }, payload: { time_expansion: te } });
+    /** Back to this tab: its focus (headless Chromium sends none), which reads the recording again once 3 s have passed since the last read. */
+    const lookAgain = () => page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    try {
+      expect((await patch(2)).statusCode).toBe(200);
+      await lookAgain();
+      await expect.poll(() => page.textContent("#recording-facts"), { timeout: 10_000 }).toBe(" — 0.50 s, 96.0 kHz");
+      await tilesLoaded(id, `revision=${revision}&`);
+      // The same part of the file: its middle at 0.3 s now, half the seconds across the plot (a level closer).
+      const after = await view();
+      expect(after.level).toBe(2);
+      expect(Math.abs(middleOf(after) - 0.3)).toBeLessThanOrEqual(pixel(2));
+      const top = Number((await page.locator("#faxis span").last().textContent())!.replace(" kHz", ""));
+      expect(top).toBeGreaterThan(40); // 24 kHz before
+      expect(await page.locator("#recordings button.open small").textContent()).toContain("TE 2");
+      // A fitted view stays fitted: the whole second again once the expansion is 1.
+      await page.click("#fit");
+      expect((await patch(1)).statusCode).toBe(200);
+      await lookAgain();
+      await expect.poll(() => page.textContent("#recording-facts"), { timeout: 10_000 }).toBe(" — 1.00 s, 48.0 kHz");
+      await tilesLoaded(id);
+      const frames = frameCount(48000, frameGeometry(0.025, 0.5, 48000));
+      const fitted = await view();
+      expect(fitted.start).toBeCloseTo(-hop / 2, 9);
+      expect(fitted.end).toBeCloseTo((frames - 0.5) * hop, 6);
+    } finally {
+      expect((await patch(1)).statusCode).toBe(200);
+    }
+  });
+
+  it("shows Play visible's playing state, and stops it by Escape, Space or the button", async () => {
+    await page.goto(`${base}/?stop#recording=${batId}`);
+    await tilesLoaded(batId);
+    const played = async () => [await page.textContent("#play"), await page.getAttribute("#play", "aria-pressed"), await page.evaluate(() => document.querySelector("audio")!.paused)];
+    const PLAYING = ["■ Stop", "true", false], STOPPED = ["▶ Play visible", "false", true];
+    const START = { timeout: 10_000 };
+    expect(await played()).toEqual(STOPPED);
+    await page.click("#play");
+    await expect.poll(played, START).toEqual(PLAYING);
+    await page.click("#play");
+    await expect.poll(played).toEqual(STOPPED);
+    await page.focus("#plot");
+    await page.keyboard.press(" ");
+    await expect.poll(played, START).toEqual(PLAYING);
+    await page.keyboard.press("Escape");
+    await expect.poll(played).toEqual(STOPPED);
+    await expect.poll(() => page.evaluate(() => document.getElementById("cursor")!.hidden)).toBe(true);
+    await page.keyboard.press(" ");
+    await expect.poll(played, START).toEqual(PLAYING);
+    await page.keyboard.press(" ");
+    await expect.poll(played).toEqual(STOPPED);
+    expect(await page.evaluate(() => scrollY)).toBe(0); // Space did not scroll the page
+  });
+
+  it("keeps the time at the plot's middle as the window is resized — it kept the left edge", async () => {
+    await page.goto(`${base}/?resize-middle#recording=${batId}&t=2&level=1`);
+    await tilesLoaded(batId);
+    const pixel = 0.0125 / 2; // seconds per pixel at level 1: a 12.5 ms hop over 2 px
+    expect(Math.abs(middleOf(await view()) - 2)).toBeLessThanOrEqual(pixel);
+    try {
+      for (const width of [1000, 1700, 1400]) {
+        await resizeWindow(width);
+        const v = await view();
+        expect(Math.abs(middleOf(v) - 2), `at ${width} px`).toBeLessThanOrEqual(pixel);
+        expect(v.level).toBe(1);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
     }
   });
 

@@ -110,6 +110,13 @@ const state = {
   linkedView: null as LinkedView | "whole" | null,
   /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
   readOnly: null as string | null,
+  /**
+   * The factor from the old real seconds to the new ones, as the recording's time expansion changed
+   * elsewhere (refreshRecording): the next parameters' answer keeps the part of the file in view —
+   * the time at the middle and the seconds across the plot times it, a fitted view fitted again.
+   * Null: none.
+   */
+  rescale: null as number | null,
   /** The recording's dataset as last read (a link's, or re-read as a recording is opened and the page shown again); null until read — a recording listed, of a dataset active when listed. */
   dataset: null as Dataset | null,
 };
@@ -345,8 +352,11 @@ async function applyParams() {
   const [fLow, fHigh] = res.headers.get("x-frequency-range")!.split(",").map(Number);
   const first = state.geometry === null || state.query === "";
   // The time at the middle of the plot stays there when the hop changes (the origin counts frames).
-  const middle = first ? 0 : timeAt($("plot").clientWidth / 2);
-  const secondsPerPx = first ? 0 : state.geometry!.hopSeconds / pxPerFrame();
+  const rescale = state.rescale ?? 1, fitted = state.scale !== 1;
+  const changedUnits = state.rescale !== null;
+  state.rescale = null;
+  const middle = first ? 0 : timeAt($("plot").clientWidth / 2) * rescale;
+  const secondsPerPx = first ? 0 : (state.geometry!.hopSeconds / pxPerFrame()) * rescale;
   const previousHop = state.geometry?.hopSeconds;
   state.query = q.toString();
   state.geometry = {
@@ -361,7 +371,8 @@ async function applyParams() {
   const linked = state.linkedView;
   state.linkedView = null;
   if (linked !== null || first) showView(linked ?? "whole");
-  else if (state.geometry.hopSeconds !== previousHop) {
+  else if (changedUnits && fitted) fit();
+  else if (changedUnits || state.geometry.hopSeconds !== previousHop) {
     // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
     // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
     state.level = clampLevel(Math.round(Math.log2(state.geometry.hopSeconds / secondsPerPx)));
@@ -484,6 +495,7 @@ function render() {
   const spanPx = tileSpanFrames() * pxPerFrame();
   const count = Math.ceil(g.frames / tileSpanFrames());
   const margin = plot.clientWidth;
+  drawnWidth = plot.clientWidth;
   const x0 = Math.max(0, Math.floor((state.originPx - margin) / spanPx));
   const x1 = Math.min(count - 1, Math.floor((state.originPx + plot.clientWidth + margin) / spanPx));
   const wanted = new Set<string>();
@@ -582,6 +594,25 @@ function rowOf(f: number): number {
   return ((top - f) / (top - bottom)) * $("plot").clientHeight;
 }
 
+/** Seconds from which the time axis reads h:mm:ss (hour 9 read "32402.85 s"). */
+const HOUR = 3600;
+/** Steps of a clock axis of a second or more: those a clock reads (1, 2, 5 × 10^k gave 0:08:20, 0:16:40 …). */
+const CLOCK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/** `t` seconds as h:mm:ss with `digits` decimals (1:52:30.5), rounded once: 59.96 s at one decimal reads 0:01:00.0, not 0:00:60.0. */
+function clockTime(t: number, digits: number): string {
+  const unit = 10 ** digits, scaled = Math.round(Math.abs(t) * unit);
+  const whole = Math.floor(scaled / unit), fraction = scaled % unit;
+  const two = (n: number) => String(n).padStart(2, "0");
+  const clock = `${Math.floor(whole / 3600)}:${two(Math.floor(whole / 60) % 60)}:${two(whole % 60)}`;
+  return `${t < 0 && scaled > 0 ? "-" : ""}${clock}${digits ? `.${String(fraction).padStart(digits, "0")}` : ""}`;
+}
+
+/** A time as the page says it outside the axis: h:mm:ss to the millisecond (trailing zeros dropped) from an hour on, else seconds (2.5 s). */
+function timeText(t: number): string {
+  return t >= HOUR ? clockTime(t, 3).replace(/\.?0+$/, "") : `${+t.toFixed(3)} s`;
+}
+
 /** A step of 1, 2 or 5 × 10^k giving ticks at least `minPx` apart. */
 function niceStep(unitsPerPx: number, minPx: number): number {
   const raw = unitsPerPx * minPx;
@@ -596,12 +627,17 @@ function drawAxes() {
   faxis.replaceChildren();
   const w = plot.clientWidth, h = plot.clientHeight;
   const secPerPx = g.hopSeconds / pxPerFrame();
-  const dt = niceStep(secPerPx, 80);
+  // A recording of an hour or more reads h:mm:ss throughout; a shorter one from the hour on, if it
+  // reaches it. Clock labels go by the steps a clock reads, down to a second.
+  const wholeClock = state.recording!.duration >= HOUR, clock = wholeClock || timeAt(w) >= HOUR;
+  const nice = niceStep(secPerPx, 80);
+  const dt = clock && nice >= 1 ? CLOCK_STEPS.find((s) => s >= secPerPx * 80) ?? nice : nice;
   const digits = Math.max(0, -Math.floor(Math.log10(dt)));
-  for (let t = Math.ceil(timeAt(0) / dt) * dt; t <= timeAt(w); t += dt) {
-    const s = document.createElement("span");
+  // Counted in steps, not summed: 0.1 added 30 times is not 3.
+  for (let k = Math.ceil(timeAt(0) / dt); k * dt <= timeAt(w); k++) {
+    const t = k * dt, s = document.createElement("span");
     s.style.left = `${pixelOf(t)}px`;
-    s.textContent = `${t.toFixed(digits)} s`;
+    s.textContent = wholeClock || t >= HOUR ? clockTime(t, digits) : `${t.toFixed(digits)} s`;
     taxis.append(s);
   }
   const [bottom, top] = plotBand().map((f) => f / 1000);
@@ -668,20 +704,58 @@ function panTo(originPx: number) {
   render();
 }
 
+/** The plot's width when the view was last drawn: a resize keeps the time at its middle then. */
+let drawnWidth = 0;
+
 /**
- * The view clamped to the plot's width now, after the window's was changed: a plot grown wider
- * raises a level farther out than the whole recording's (farthestLevel) to it — the view stayed
- * where it was, the recording filling less than half the plot — and the origin is clamped as a pan's.
+ * The view fitted to the plot's width now, after the window's was changed: the time at the
+ * plot's middle stays there, as a zoom keeps it (the left edge stayed, and the middle moved by half
+ * the change); a plot grown wider raises a level farther out than the whole recording's
+ * (farthestLevel) to it — the view stayed where it was, the recording filling less than half the
+ * plot — and the origin is clamped as a pan's.
  */
 function clampToPlot() {
+  const middleFrame = (drawnWidth / 2 + state.exactOriginPx) / pxPerFrame();
   const farthest = farthestLevel();
-  if (Math.log2(pxPerFrame()) < farthest) zoomTo(farthest, 0);
-  else panTo(state.originPx);
+  if (Math.log2(pxPerFrame()) < farthest) {
+    state.level = farthest;
+    state.scale = 1;
+  }
+  panTo(middleFrame * pxPerFrame() - $("plot").clientWidth / 2);
 }
 
 /** Puts time t (s) at the plot's middle, at the current level. */
 function centreOn(t: number) {
   panTo(pixelOf(t) + state.originPx - $("plot").clientWidth / 2);
+}
+
+/**
+ * Seconds of a time typed as seconds (3725.5) or as h:mm:ss or m:ss (1:02:05.5, 2:05), or null if
+ * it is neither — minutes or seconds of 60 or more included.
+ */
+function parseTime(text: string): number | null {
+  const s = text.trim();
+  if (/^(\d+\.?\d*|\.\d+)$/.test(s)) return Number(s);
+  const m = /^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d*)?)$/.exec(s);
+  if (!m || Number(m[2]) >= 60 || Number(m[3]) >= 60) return null;
+  return 3600 * Number(m[1] ?? 0) + 60 * Number(m[2]) + Number(m[3]);
+}
+
+/**
+ * Centres the view on the time typed in "go to time", at the zoom shown: there was no way to a
+ * time but wheel steps or the address's `t`. One that is no time, or outside the recording, is
+ * refused on the status line naming the field, the field marked invalid, the view kept.
+ */
+function goToTime() {
+  const input = $<HTMLInputElement>("goto"), rec = state.recording;
+  if (!rec || !state.geometry) return;
+  const t = parseTime(input.value);
+  const why = t === null ? "is not a time: give seconds (3725.5) or h:mm:ss (1:02:05.5)"
+    : t > rec.duration ? `is past the recording's end (${timeText(rec.duration)})` : null;
+  input.setAttribute("aria-invalid", String(why !== null));
+  if (why !== null) return setStatus(`go to time: "${input.value.trim()}" ${why}`, true);
+  setStatus("");
+  centreOn(t!);
 }
 
 /**
@@ -1155,7 +1229,8 @@ function playSelection() {
  */
 async function playRange(from: number, to: number, button: HTMLButtonElement, what: string) {
   const rec = state.recording!, audio = $<HTMLAudioElement>("audio");
-  if (!audio.paused) { audio.pause(); return; }
+  if (!audio.paused) { stopPlayback(); return; }
+  const asked = ++playbacks;
   const start = Math.max(0, from);
   const longest = (MAX_PLAYBACK_SAMPLES / rec.channels - 1) / rec.samplerate;
   const end = Math.min(rec.duration, to, start + longest);
@@ -1163,7 +1238,7 @@ async function playRange(from: number, to: number, button: HTMLButtonElement, wh
   try {
     const res = await fetch(`/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}`, { headers: authHeaders() });
     if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText);
-    if (state.recording !== rec) return;
+    if (state.recording !== rec || asked !== playbacks) return; // another recording opened, or stopped, meanwhile
     const [firstFrame] = res.headers.get("x-frame-range")!.split(",").map(Number);
     URL.revokeObjectURL(audio.src);
     audio.src = URL.createObjectURL(await res.blob());
@@ -1172,10 +1247,12 @@ async function playRange(from: number, to: number, button: HTMLButtonElement, wh
     // left a 40 kHz call ultrasonic, hence silent, at 0.1×.
     audio.preservesPitch = false;
     await audio.play();
+    showPlaying(button);
     if (end < to && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of ${what}: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
     followCursor(firstFrame / rec.samplerate);
   } catch (err) {
-    setStatus(`cannot play: ${(err as Error).message}`, true);
+    // Stopped (or another playback asked) before it started: play() was refused by that pause, which is no failure.
+    if (asked === playbacks) setStatus(`cannot play: ${(err as Error).message}`, true);
   } finally {
     button.disabled = false;
   }
@@ -1186,14 +1263,48 @@ function applySpeed() {
   $<HTMLAudioElement>("audio").playbackRate = Number($<HTMLSelectElement>("rate").value);
 }
 
-/** Moves the cursor with the audio, whose time 0 is real time `start`, until it stops. */
+/** Bumped by every playback asked for and every stop: a playback whose audio arrives after a stop (or a newer one) does not start. */
+let playbacks = 0;
+
+/**
+ * Stops what plays (Stop, Space or Escape, another recording opened, its time expansion changed):
+ * the audio paused, the cursor gone, the buttons offering to play again — and a playback still
+ * being fetched never starts.
+ */
+function stopPlayback() {
+  playbacks++;
+  $<HTMLAudioElement>("audio").pause();
+  $("cursor").hidden = true;
+  showPlaying(null);
+}
+
+/**
+ * Shows which of Play visible and Play selection plays (`button`; null: neither): it reads "■ Stop"
+ * and is pressed (aria-pressed) until the audio stops — it kept its "▶ Play visible" while playing.
+ */
+function showPlaying(button: HTMLButtonElement | null) {
+  for (const b of [$<HTMLButtonElement>("play"), $<HTMLButtonElement>("play-selection")]) {
+    b.dataset.label ??= b.textContent!;
+    b.textContent = b === button ? "■ Stop" : b.dataset.label;
+    b.setAttribute("aria-pressed", String(b === button));
+  }
+}
+
+/**
+ * Moves the cursor with the audio, whose time 0 is real time `start`, until it stops or another
+ * recording is opened — checked before the cursor is placed: the next recording has no geometry
+ * yet, and placing it there threw at every frame, the cursor left over the new recording.
+ */
 function followCursor(start: number) {
-  const audio = $<HTMLAudioElement>("audio"), cursor = $("cursor"), te = state.recording!.time_expansion;
+  const audio = $<HTMLAudioElement>("audio"), cursor = $("cursor"), rec = state.recording!, te = rec.time_expansion;
   cursor.hidden = false;
   const tick = () => {
+    if (audio.paused || audio.ended || state.recording !== rec || !state.geometry) {
+      cursor.hidden = true;
+      return;
+    }
     cursor.style.left = `${pixelOf(start + audio.currentTime / te)}px`;
-    if (!audio.paused && !audio.ended) requestAnimationFrame(tick);
-    else cursor.hidden = true;
+    requestAnimationFrame(tick);
   };
   tick();
 }
@@ -1286,7 +1397,11 @@ function bindPlot() {
       Enter: () => { if (!e.repeat) void clipSelection(e.shiftKey); }, // a held key repeats: one clip
       // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
       Home: () => panTo(0), End: () => panTo(state.geometry!.frames * pxPerFrame() - plot.clientWidth),
+      g: () => $<HTMLInputElement>("goto").select(), // focused, its text selected: typed over
+      // Space plays the view, or stops what plays; Escape stops it too (and closes a clip's panel: clip-panel.ts).
+      " ": () => { if ($<HTMLAudioElement>("audio").paused) playVisible(); else stopPlayback(); },
     };
+    if (e.key === "Escape" && !$<HTMLAudioElement>("audio").paused) stopPlayback();
     const run = act[e.key];
     if (!run) return;
     e.preventDefault();
@@ -1296,6 +1411,10 @@ function bindPlot() {
   $("play-selection").onclick = () => state.geometry && playSelection();
   $("clip-selection").onclick = (e) => state.geometry && void clipSelection(e.shiftKey);
   $("rate").onchange = applySpeed;
+  const audio = $<HTMLAudioElement>("audio");
+  audio.addEventListener("ended", () => showPlaying(null));
+  audio.addEventListener("pause", () => showPlaying(null));
+  $("goto-form").addEventListener("submit", (e) => { e.preventDefault(); goToTime(); });
   // Clamped as a pan is: a plot grown wider showed mostly the space past the recording's end.
   window.addEventListener("resize", () => state.geometry && clampToPlot());
 }
@@ -1453,7 +1572,7 @@ async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
   const datasets = await allDatasets();
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
-  select.onchange = () => openDataset(select.value).catch((err: Error) => {
+  select.onchange = () => openDataset(select.value, true).catch((err: Error) => {
     $("recordings").replaceChildren(); // not the previous dataset's recordings under this name
     $("recordings-pager").hidden = true;
     setStatus(`the dataset cannot be listed: ${err.message}`, true);
@@ -1631,7 +1750,26 @@ function writeLink() {
   // The panel's, a value the server refused included: a reload shows it again, with its message.
   for (const [name, value] of panelQuery()) if (!(name === "width" && value === String(DEFAULTS.width))) q.set(name, value);
   writtenHash = `#${q}`;
-  history.replaceState(null, "", writtenHash);
+  // A recording opened by the user is an entry of its own, for Back to return to the one before;
+  // the rest (a zoom, a pan, a parameter, a link followed) replaces the entry of what is shown.
+  if (newEntryNext && writtenHash !== location.hash) history.pushState(null, "", writtenHash);
+  else history.replaceState(null, "", writtenHash);
+  newEntryNext = false;
+}
+
+/** The next link written (openRecording's) is a new history entry: set by openAsNewEntry. */
+let newEntryNext = false;
+
+/**
+ * Opens recording `rec` as the user picked it (from the list, or first of a dataset picked) as a
+ * new history entry, the entry of the recording shown left with its view, which the address may
+ * not follow yet (LINK_DELAY_MS). Each opening replaced the one entry: Back left the page.
+ * Back and Forward come back as a hashchange (init), which opens the entry's recording and view.
+ */
+function openAsNewEntry(rec: Recording): Promise<void> {
+  writeLink();
+  newEntryNext = true;
+  return openRecording(rec);
 }
 
 /** The search box lists once it rests, and the pager's buttons list the pages either side, of the dataset selected. */
@@ -1650,12 +1788,12 @@ function selectDataset(d: Dataset) {
   select.value = d.id;
 }
 
-/** Lists a dataset's recordings from the first, the search box emptied, and opens the first. */
-async function openDataset(datasetId: string) {
+/** Lists a dataset's recordings from the first, the search box emptied, and opens the first: as a new history entry if `picked` (by the user, not at load). */
+async function openDataset(datasetId: string, picked = false) {
   const opening = openings.start();
   $<HTMLInputElement>("recording-search").value = "";
   const [first] = (await listRecordings(datasetId, 0)) ?? [];
-  if (first && !opening.aborted) await openRecording(first);
+  if (first && !opening.aborted) await (picked ? openAsNewEntry(first) : openRecording(first));
 }
 
 /** Recordings listed at a time: the rest of a dataset (an AudioMoth season holds 30,000) are reached by the pager and the search box. */
@@ -1703,7 +1841,7 @@ async function listRecordings(datasetId: string, offset: number): Promise<Record
     b.append(r.path, el("br", ""), el("small", "", facts));
     b.onclick = () => {
       openings.cancel(); // a link's still read opened its recording over this one
-      void openRecording(r);
+      void openAsNewEntry(r);
     };
     li.append(b);
     return li;
@@ -1791,11 +1929,42 @@ async function recheckReadOnly() {
     ]);
     if (state.recording !== rec) return;
     const listedUnder = clipListingState(rec, state.dataset);
+    if (current.time_expansion !== rec.time_expansion || current.revision !== rec.revision) refreshRecording(rec, current);
     rec.state = current.state;
     state.dataset = dataset;
     showReadOnly(whyReadOnly(rec, dataset));
     if (clipListingState(rec, dataset) !== listedUnder) void fetchClips();
   } catch { /* aborted (another recording opened), or not read: the offers stay */ }
+}
+
+/**
+ * Takes in the open recording as read again (`current`) where its tiles changed — its time
+ * expansion set elsewhere (another tab, the API), or its file or engine, each a new revision: the
+ * page kept the old units and tile URLs until a reload. The view and the selection keep their part
+ * of the file (their seconds times the old expansion over the new one); the read-out, in
+ * the old units, goes, as does playback; the clips are fetched again (a new time expansion moves
+ * their real times with the file's), and the list shows the new facts.
+ */
+function refreshRecording(rec: Recording, current: Recording) {
+  const ratio = rec.time_expansion / current.time_expansion; // old real seconds to new ones
+  stopPlayback();
+  Object.assign(rec, current);
+  if (state.selection) {
+    const s = state.selection;
+    state.selection = { start: s.start * ratio, end: s.end === null ? null : s.end * ratio, clipId: s.clipId };
+  }
+  state.readoutAt = null;
+  $("readout").textContent = "";
+  delete $("readout").dataset.value;
+  drawMarker();
+  showRecordingFacts(rec);
+  showSelectionsFor(rec);
+  clipRequests.cancel(); // a fetch in flight asked in the old units
+  setClips([], null); // in the old units: the next render fetches them again
+  state.rescale = ratio;
+  void applyParams();
+  const dataset = $<HTMLSelectElement>("dataset").value;
+  if (dataset === rec.dataset_id) void listRecordings(dataset, listedOffset).catch(() => { /* the list stays as it was */ });
 }
 
 /** Sets why the open recording is read-only (null: it is not), offering Clip selection, Import and the clip panel's changes accordingly, each saying why not. */
@@ -1815,7 +1984,8 @@ function showReadOnly(why: string | null) {
  */
 async function openRecording(rec: Recording, view: LinkedView | null = null, dataset: Dataset | null = null) {
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
-  $<HTMLAudioElement>("audio").pause();
+  stopPlayback(); // the previous recording's audio and cursor
+  state.rescale = null;
   readOnlyRequests.cancel(); // the previous recording's
   clearTimeout(recheckDue);
   recheckDue = undefined;
@@ -1841,12 +2011,17 @@ async function openRecording(rec: Recording, view: LinkedView | null = null, dat
   const name = $("recording-name");
   name.textContent = rec.path;
   name.title = rec.path; // whole here: a long name is cut short with an ellipsis
-  $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
+  showRecordingFacts(rec);
   showInClipInfo();
   showSelectionsFor(rec);
   writeLink();
   await applyParams();
   await fetchClips();
+}
+
+/** The open recording's duration and rate, real (time expansion applied), after its name. */
+function showRecordingFacts(rec: Recording) {
+  $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
 }
 
 /** The panel of the clip selected (web/clip-panel.ts), on the page's clips. */
