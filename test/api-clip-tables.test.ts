@@ -66,6 +66,38 @@ describe("readTable", () => {
     expect(readTable(text).selections.map((s) => [s.line, s.selection, s.channel])).toEqual([[2, "1", 1], [4, "1", 2]]);
   });
 
+
+  it("refuses a row whose Begin Time (s) − File Offset (s) is not its file's (the file's start in the table, which its other rows share): one of the two was edited alone", () => {
+    const header = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin Path\tFile Offset (s)";
+    // A multi-file table: x.wav starts at 10 s of it, y.wav at 0; line 4's Begin Time was edited (0.274 → 0.2742).
+    const multi = [header,
+      "1\tSpectrogram 1\t1\t10.100000000\t10.150000000\tsite/x.wav\t0.100000000",
+      "1\tWaveform 1\t1\t10.100000000\t10.150000000\tsite/x.wav\t0.100000000",
+      "2\tSpectrogram 1\t1\t10.2742\t10.279500000\tsite/x.wav\t0.274000000",
+      "3\tSpectrogram 1\t1\t10.500000000\t10.600000000\tsite/x.wav\t0.500000000",
+      "4\tSpectrogram 1\t1\t0.700000000\t0.800000000\tsite/y.wav\t0.700000000",
+    ].join("\n");
+    expect(faults(() => readTable(multi))).toEqual([
+      "line 4, File Offset (s): Begin Time (s) '10.2742' − File Offset (s) '0.274000000' is 10.0002 s, where the 2 other selections of site/x.wav give 10 s (the file's start in the table): one of the two cells was edited without the other, and the row would be placed by its File Offset (s) (at 0.274 s, to 0.2793 s), which its Begin Time (s) does not say. Set File Offset (s) to 0.2742 to place it by its Begin Time (s), as Raven does — or Begin Time (s) back to 10.274 to keep it where it was",
+    ]);
+    // Two selections of a file that disagree: which one was edited cannot be told — both are named.
+    const two = [header,
+      "1\tSpectrogram 1\t1\t0.100000000\t0.150000000\tx.wav\t0.100000000",
+      "2\tSpectrogram 1\t1\t0.2742\t0.279500000\tx.wav\t0.274000000",
+    ].join("\n");
+    expect(faults(() => readTable(two))).toEqual([
+      "line 2, File Offset (s): Begin Time (s) '0.100000000' − File Offset (s) '0.100000000' is 0 s, and the selections of x.wav give 2 different starts of the file in the table, none on most of them (0 s: line 2; 0.0002 s: line 3): a Begin Time (s) or File Offset (s) was edited without the other. Make each row's File Offset (s) its Begin Time (s) less the file's start (sonotile's export writes the two alike)",
+      "line 3, File Offset (s): Begin Time (s) '0.2742' − File Offset (s) '0.274000000' is 0.0002 s, and the selections of x.wav give 2 different starts of the file in the table, none on most of them (0 s: line 2; 0.0002 s: line 3): a Begin Time (s) or File Offset (s) was edited without the other. Make each row's File Offset (s) its Begin Time (s) less the file's start (sonotile's export writes the two alike)",
+    ]);
+    // Agreeing to within a microsecond (the rounding of two written cells), and a file of one row, are fine.
+    const fine = readTable([header, "1\tSpectrogram 1\t1\t10.1000004\t10.2\tx.wav\t0.1", "2\tSpectrogram 1\t1\t10.3\t10.4\tx.wav\t0.3", "3\tSpectrogram 1\t1\t2\t3\ty.wav\t7"].join("\n"));
+    expect(fine.selections.map((s) => [s.line, s.begin])).toEqual([[2, 0.1], [3, 0.3], [4, 7]]);
+  });
+
+  it("lists every column it does not use as ignored: Clip ID (no row's clip is found by it) and End Path too", () => {
+    const table = readTable("Selection\tBegin Time (s)\tEnd Time (s)\tBegin Path\tEnd Path\tClip ID\tDelta Time (s)\tSpecies\n1\t0\t1\ta.wav\ta.wav\t0f1d3c9e-7c43-4a4c-9a57-7e0a5f3b2d11\t1\tA\n");
+    expect([table.tagColumns, table.ignoredColumns]).toEqual([["Species"], ["End Path", "Clip ID", "Delta Time (s)"]]);
+  });
   it("reads a byte-order mark, CRLF line ends, blank lines and a trailing tab alike; in a Raven table a quote is text", () => {
     const text = '\ufeffSelection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tNotes\r\n'
       + '1\tSpectrogram 1\t1\t0.5\t1\t"loud\t\r\n'
@@ -483,7 +515,8 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     for (const [body, type] of [[raven.body, "text/plain"], [csv.body, "text/csv"]]) {
       const back = await importText(`recording_id=${ids.round}`, body, type);
       expect(back.statusCode, back.body).toBe(200);
-      expect(back.json()).toMatchObject({ created: 0, tags_added: 0, ignored_columns: type === "text/plain" ? ["feature:rms_dbfs"] : [] });
+      // Clip ID too: the rows' clips were found by their times and bands, not by it.
+      expect(back.json()).toMatchObject({ created: 0, tags_added: 0, ignored_columns: type === "text/plain" ? ["Clip ID", "feature:rms_dbfs"] : ["Clip ID"], warnings: [] });
     }
     // The cell "Eptesicus; Vespertilio" is the clip's two tags, not a third.
     expect((await app.inject({ url: `/v1/clips/${other.id}` })).json().tags).toEqual([{ key: "Species", value: "Eptesicus" }, { key: "Species", value: "Vespertilio" }]);
@@ -1018,7 +1051,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(Object.keys(doc.paths["/v1/clips/import"].post.requestBody.content)).toEqual(["application/json", "text/plain", "text/tab-separated-values", "text/csv"]);
     const result = doc.paths["/v1/clips/import"].post.responses["200"].content["application/json"].schema;
-    expect(Object.keys(result.properties)).toEqual(["run", "format", "created", "existing", "tags_added", "tag_columns", "ignored_columns", "rows", "skipped"]);
+    expect(Object.keys(result.properties)).toEqual(["run", "format", "created", "existing", "tags_added", "tag_columns", "ignored_columns", "rows", "skipped", "warnings"]);
     expect(Object.keys(result.properties.rows.items.properties)).toEqual(["line", "selection", "clip_id", "recording_id", "status"]);
     // The run is the runs route's (its kind an enum, its times date-times), not a copy.
     expect(result.properties.run.properties.kind.enum).toEqual(expect.arrayContaining(["import"]));
@@ -1090,6 +1123,53 @@ describe("a dataset's clip table after its files changed: a clip past a shortene
       "line 3, File Offset (s)", "line 3, End Time (s)", "line 4, File Offset (s)", "line 4, End Time (s)", "line 5, File Offset (s)", "line 5, End Time (s)",
     ]);
     expect(refused.json().fields[1].message).toMatch(/^22 s \(real\) must be <= the recording's duration \(2\.52 s\)/);
+  });
+
+  it("an annotator's export edited in Begin Time (s) alone is refused, naming the row, both cells and the column to fix; fixed, its row makes a clip beside its Clip ID's clip and the answer says so, Clip ID listed as ignored", async () => {
+    await writeSineWav(join(dir.path, "edited.wav"), 8000, 2);
+    const recording = (await post("/v1/recordings", { dataset_id: dataset, path: "edited.wav" })).id;
+    const made = await importText(`recording_id=${recording}`, ["Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies",
+      "1\tSpectrogram 1\t1\t0.1\t0.15\t1000\t3000\tPipistrellus",
+      "2\tSpectrogram 1\t1\t0.274\t0.2795\t1000\t3000\tMyotis",
+      "3\tSpectrogram 1\t1\t0.5\t0.6\t1000\t3000\tPipistrellus",
+    ].join("\n"));
+    expect(made.json()).toMatchObject({ created: 3, ignored_columns: [], warnings: [] });
+    const clips = async () => ((await app.inject({ url: `/v1/clips?recording_id=${recording}&limit=100` })).json().items as { id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[])
+      .map((c) => [c.id, c.start_time, c.end_time, c.tags.map((t) => t.value).join()]);
+    const before = await clips();
+
+    const [head, ...rows] = (await app.inject({ url: `/v1/clips/export?recording_id=${recording}` })).body.trimEnd().split("\n").map((l) => l.split("\t"));
+    const column = (name: string) => head.indexOf(name);
+    // The export writes a row's Begin Time and File Offset alike (a recording's own table: its file starts at 0).
+    expect(rows.map((r) => [r[column("Begin Time (s)")], r[column("File Offset (s)")]])).toEqual([["0.100000000", "0.100000000"], ["0.274000000", "0.274000000"], ["0.500000000", "0.500000000"]]);
+    const myotis = rows[1][column("Clip ID")];
+    // The annotator's edit: Begin Time 0.274 → 0.2742 and the species; File Offset left as it was.
+    const edit = (offset: string) => [head, ...rows.map((r, i) => (i !== 1 ? r : r.map((c, j) => ({ [column("Begin Time (s)")]: "0.2742", [column("Species")]: "Nyctalus", [column("File Offset (s)")]: offset })[j] ?? c)))]
+      .map((r) => r.join("\t")).join("\n") + "\n";
+    const refused = await importText(`recording_id=${recording}`, edit("0.274000000"));
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().fields).toEqual([{
+      field: "line 3, File Offset (s)",
+      message: "Begin Time (s) '0.2742' − File Offset (s) '0.274000000' is 0.0002 s, where the 2 other selections of edited.wav give 0 s (the file's start in the table): one of the two cells was edited without the other, and the row would be placed by its File Offset (s) (at 0.274 s, to 0.2793 s), which its Begin Time (s) does not say. Set File Offset (s) to 0.2742 to place it by its Begin Time (s), as Raven does — or Begin Time (s) back to 0.274 to keep it where it was",
+    }]);
+    expect(await clips()).toEqual(before);
+
+    // Fixed as the fault says: the row is a new clip [0.2742, 0.2795) — beside clip `myotis`, which its Clip ID names and which is not moved.
+    const fixed = await importText(`recording_id=${recording}`, edit("0.2742"));
+    expect(fixed.statusCode, fixed.body).toBe(200);
+    const result = fixed.json();
+    expect(result).toMatchObject({ created: 1, existing: 2, ignored_columns: ["Clip ID"] });
+    const made3 = result.rows[1].clip_id;
+    expect(result.rows.map((r: { line: number; status: string }) => [r.line, r.status])).toEqual([[2, "existing"], [3, "created"], [4, "existing"]]);
+    expect(result.warnings).toEqual([{
+      line: 3, column: "Clip ID",
+      message: `made clip ${made3} beside clip ${myotis}, which its Clip ID names, rather than moving it: the row's times [0.2742, 0.2795) s are not that clip's [0.274, 0.2795) s. An import finds a row's clip by its recording, times, band and channel, never by its Clip ID, so clip ${myotis} keeps its place and its tags (Species = Myotis): delete it if the row replaces it`,
+    }]);
+    expect(await clips()).toEqual([before[0], before[1], [made3, 0.2742, 0.2795, "Nyctalus"], before[2]]);
+    // Again: nothing new; the row is the clip it made, and its Clip ID (unchanged) still names the other, which the answer says.
+    const again = (await importText(`recording_id=${recording}`, edit("0.2742"))).json();
+    expect(again).toMatchObject({ created: 0, existing: 3 });
+    expect(again.warnings).toEqual([{ line: 3, column: "Clip ID", message: expect.stringMatching(new RegExp(`^is clip ${made3} \\(its recording, times, band and channel\\), not clip ${myotis}, which its Clip ID names and which is left as it is`)) }]);
   });
 
   it("finds a row's recording whose path is stored in another Unicode normal form (NFD, as macOS writes it) by Begin Path and Begin File; two recordings of the one path in both forms are named as ambiguous", async () => {

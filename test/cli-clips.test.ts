@@ -107,6 +107,32 @@ describe("sonotile clips on a data directory", () => {
     expect(JSON.parse(back.stdout)).toMatchObject({ created: 0, existing: 2 });
   }, 120_000);
 
+  it("refuses an export edited in Begin Time (s) alone (exit 2, naming File Offset (s)); fixed, says on standard error that its row made a clip beside its Clip ID's, and lists Clip ID as ignored", async () => {
+    const audio = join(dir.path, "edited");
+    await mkdir(audio);
+    await writeSineWav(join(audio, "e1.wav"), 8000, 2);
+    const added = await onData(["dataset", "add", audio, "--audio-root", dir.path, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    const e1 = JSON.parse(added.stdout).registered[0].recording_id;
+    const table = join(dir.path, "e1.txt");
+    await writeFile(table, "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tSpecies\n1\tSpectrogram 1\t1\t0.1\t0.15\tPipistrellus\n2\tSpectrogram 1\t1\t0.274\t0.2795\tMyotis\n3\tSpectrogram 1\t1\t0.5\t0.6\tPipistrellus\n");
+    expect((await onData(["clips", "import", table, "--recording", e1])).code).toBe(0);
+    const out = join(dir.path, "e1.export.txt");
+    expect((await onData(["clips", "export", "--recording", e1, "-o", out])).code).toBe(0);
+    const exported = await readFile(out, "utf8");
+    const myotis = exported.split("\n")[2].split("\t")[10];
+    // The annotator's edit: Begin Time 0.274 → 0.2742 and the species, File Offset left.
+    const edited = join(dir.path, "e1.edited.txt");
+    await writeFile(edited, exported.replace("\t0.274000000\t0.279500000\t", "\t0.2742\t0.279500000\t").replace("Myotis", "Nyctalus"));
+    const refused = await onData(["clips", "import", edited, "--recording", e1]);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile clips: line 3, File Offset \(s\): Begin Time \(s\) '0\.2742' − File Offset \(s\) '0\.274000000' is 0\.0002 s, where the 2 other selections of e1\.wav give 0 s .* Set File Offset \(s\) to 0\.2742 /) });
+    await writeFile(edited, (await readFile(edited, "utf8")).replace("e1.wav\t0.274000000\t", "e1.wav\t0.2742\t"));
+    const fixed = await onData(["clips", "import", edited, "--recording", e1]);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/^1 clip created, 2 existing already; tags from Species; columns ignored: Clip ID; run [0-9a-f-]{36}\n$/);
+    expect(fixed.stderr).toMatch(new RegExp(`^sonotile clips: line 3, Clip ID: made clip [0-9a-f-]{36} beside clip ${myotis}, which its Clip ID names, rather than moving it: .* keeps its place and its tags \\(Species = Myotis\\): delete it if the row replaces it\\n$`));
+  }, 120_000);
+
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
     const bad = join(dir.path, "bad.txt");
     // Every fault of every row at once: an unreadable cell beside a High Freq above the Nyquist

@@ -1179,7 +1179,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expect.poll(() => page.textContent("#selections-result")).toContain("Imported raven-selections.txt: 3 clips created, 0 existing clips found (none created for them), 0 tags added to existing clips.");
     const summary = (await page.textContent("#selections-result"))!;
     expect(summary).toContain("Columns read as tags: Species, Call type.");
-    expect(summary).toContain("Columns ignored (measurements, feature values): Delta Time (s).");
+    expect(summary).toContain("Columns not used (measurements, feature values, Clip ID): Delta Time (s).");
     expect(summary).not.toContain("{");
     // The table's three selections (Raven's two Views of one selection are one clip), drawn and listed.
     const stored = await recordingClips(plainId);

@@ -12,6 +12,8 @@ export interface ImportResult {
   tags_added: number;
   tag_columns: string[];
   ignored_columns: string[];
+  /** A row that is not the clip its Clip ID names: a clip made beside that one, never a move of it. */
+  warnings: { line: number; column: string; message: string }[];
 }
 
 /** A field of a 400: the import names a table's fault `line 4, Begin Time (s)`, `line 6` or a column alone. */
@@ -19,12 +21,14 @@ export interface Fault { field: string; message: string }
 
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 
-/** The answer of an import of `file`: clips created and existing, tags added, which columns became tags and which were ignored. */
+/** The answer of an import of `file`: clips created and existing, tags added, which columns became tags and which were not used, and its warnings by line. */
 export function importSummary(file: string, r: ImportResult): HTMLElement[] {
   const counts = `${plural(r.created, "clip", "clips")} created, ${plural(r.existing, "existing clip", "existing clips")} found (none created for them), ${plural(r.tags_added, "tag", "tags")} added to existing clips.`;
   const lines = [el("p", "", `Imported ${file}: `, el("strong", "", counts))];
   lines.push(el("p", "", r.tag_columns.length ? `Columns read as tags: ${r.tag_columns.join(", ")}.` : "No column was read as tags."));
-  if (r.ignored_columns.length) lines.push(el("p", "", `Columns ignored (measurements, feature values): ${r.ignored_columns.join(", ")}.`));
+  // Clip ID among them: an edited row is found by its times, not by it (the warnings say which clip it made beside which).
+  if (r.ignored_columns.length) lines.push(el("p", "", `Columns not used (measurements, feature values, Clip ID): ${r.ignored_columns.join(", ")}.`));
+  for (const w of r.warnings ?? []) lines.push(el("p", "warning", `Line ${w.line}, ${w.column}: ${w.message}`));
   return lines;
 }
 

@@ -106,6 +106,15 @@ export interface ClipTableImportResult {
   rows: ImportedRow[];
   /** Rows of the table that became no clip, each with why (an Audacity point label). */
   skipped: { line: number; reason: string }[];
+  /** What a row did that its table may not have meant, each with its line and column: a row that is not the clip its Clip ID names (clipIdWarning). */
+  warnings: ImportWarning[];
+}
+
+/** Something an import did as the table says, but not as its row may have meant (ClipTableImportResult.warnings). */
+export interface ImportWarning {
+  line: number;
+  column: string;
+  message: string;
 }
 
 /** A recording as the import checks a row against it (RECORDING_COLUMNS). */
@@ -192,9 +201,11 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, state, ${LOC
 
 /**
  * Imports an annotation table's selections as clips, all or nothing. Refuses (InvalidError, 400 /
- * exit 2) a table with faults, each named by line and column: unreadable cells, a row of a file the
+ * exit 2) a table with faults, each named by line and column: unreadable cells, a row whose Begin
+ * Time and File Offset disagree with its file's other rows (readTable), a row of a file the
  * dataset does not hold, times outside the recording, a channel it does not have, a frequency
- * above its Nyquist, two rows of one clip.
+ * above its Nyquist, two rows of one clip. Says in `warnings` which rows are not the clip their
+ * Clip ID names (clipIdWarning): a row's clip is found by its times, never by that id.
  *
  * The rows are resolved to recordings and checked against them before the transaction (on the
  * embedded database a transaction holds its only connection: every other request waits for it);
@@ -262,6 +273,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     const created: { id: string; p: Placed }[] = [];
     const tagging: Record<"created" | "existing", ClipTag[]> = { created: [], existing: [] };
     const gone = new TableFaults();
+    const notNamed: ({ line: number } & NotNamed)[] = [];
     for (const p of placed) {
       const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance);
       if (p.outside && !found) {
@@ -271,6 +283,8 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       const clipId = found?.id ?? randomUUID();
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
+      const warning = clipIdWarning(p, named, clipId, found !== undefined);
+      if (warning) notNamed.push({ line: p.row.line, ...warning });
       // Of a recording with several channels every row is tagged, channel 1 too: a clip without the
       // tag goes with a job on any channel (jobs/queue.ts checkClipChannels), and a channel-1
       // selection would be read on the job's. An existing clip of the row's channel lacks it only
@@ -296,6 +310,8 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     gone.check();
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
     const tagsAdded = await attachTags(tx, tagging, { created_by: im.created_by, run_id: run.id });
+    // The named clips' tags, said in the warnings: the annotator's new species beside the old.
+    const tagsOf = await tagsText(tx, [...new Set(notNamed.map((w) => w.named))]);
     return {
       run: await finishRun(tx, run.id, "completed"),
       format: table.format,
@@ -306,6 +322,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       ignored_columns: table.ignoredColumns,
       rows,
       skipped: table.skipped,
+      warnings: notNamed.map((w) => ({ line: w.line, column: COLUMN.clipId, message: w.message(tagsOf.get(w.named) ?? "none") })),
     };
   }, where);
 }
@@ -326,6 +343,54 @@ async function resolveRecordings(db: Queryable, target: TableTarget, selections:
     else issues.add(`line ${s.line}, ${found.column}`, found.message);
   }
   return (s) => resolved.get(s);
+}
+
+/** A row that is not the clip its Clip ID names (clipIdWarning): that clip, and what to say, given that clip's tags as text. */
+interface NotNamed {
+  named: string;
+  message: (namedTags: string) => string;
+}
+
+/** Bounds as a warning shows them: `[0.274, 0.2795) s`, `1000–3000 Hz` (a side without a bound: none). */
+const shownTimes = (start: number, end: number) => `[${Number(start.toFixed(9))}, ${Number(end.toFixed(9))}) s`;
+const shownBand = (b: Band) => `${b.low_freq === null ? "none" : Number(b.low_freq.toFixed(3))}–${b.high_freq === null ? "none" : Number(b.high_freq.toFixed(3))} Hz`;
+
+/**
+ * What to say of row `p`, whose clip is `clipId` (`existing`, or created), when its Clip ID names
+ * another active clip of its recording (`named`): an annotator who edits an exported row's times
+ * expects the clip of its Clip ID to move, and the import — which finds a row's clip by its
+ * recording, times, band and channel (clip-identity.ts), never by that id — made a second clip
+ * beside it, the old one keeping its tags. It does not move the clip by its id: a row copied in a
+ * spreadsheet to make a new selection carries its original's Clip ID (the original would move
+ * away), the table exported before the edit would move it back on its next import (two tables of
+ * one recording undoing each other, where an import is idempotent), and the clip's feature values
+ * were computed on its old bounds. Null when the row is that clip, or its Clip ID names none of
+ * the recording's active clips (another database's, another recording's, archived or trashed).
+ */
+function clipIdWarning(p: Placed, named: ReadonlyMap<string, NamedClip>, clipId: string, existing: boolean): NotNamed | null {
+  const id = p.row.clipId;
+  if (id === null || id === clipId) return null;
+  const own = named.get(id);
+  if (!own || own.recording_id !== p.recording.id) return null;
+  const differs = [
+    ...(Math.abs(own.start_time - p.start) > TIME_TOLERANCE || Math.abs(own.end_time - p.end) > TIME_TOLERANCE ? [`times ${shownTimes(p.start, p.end)} are not that clip's ${shownTimes(own.start_time, own.end_time)}`] : []),
+    ...(!sameClipBand(own, p, p.bandTolerance) ? [`band ${shownBand(p)} is not that clip's ${shownBand(own)}`] : []),
+  ];
+  const why = `the row's ${differs.length ? differs.join(", and its ") : `${COLUMN.channel} (${p.row.channel}) is not that clip's`}`;
+  if (existing) return { named: id, message: () => `is clip ${clipId} (its recording, times, band and channel), not clip ${id}, which its ${COLUMN.clipId} names and which is left as it is: ${why}` };
+  return {
+    named: id,
+    message: (tags) => `made clip ${clipId} beside clip ${id}, which its ${COLUMN.clipId} names, rather than moving it: ${why}. An import finds a row's clip by its recording, times, band and channel, never by its ${COLUMN.clipId}, so clip ${id} keeps its place and its tags (${tags}): delete it if the row replaces it`,
+  };
+}
+
+/** The tags of clips `ids` as a warning names them (`Species = Myotis, Call type = FM`), by clip. */
+async function tagsText(db: Queryable, ids: readonly string[]): Promise<Map<string, string>> {
+  if (!ids.length) return new Map();
+  const rows = await translating(() => db<{ clip_id: string; text: string }[]>`
+    SELECT ct.clip_id, string_agg(t.key || ' = ' || t.value, ', ' ORDER BY t.key, t.value) AS text
+    FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = ANY(${ids}::uuid[]) GROUP BY ct.clip_id`);
+  return new Map(rows.map((r) => [r.clip_id, r.text]));
 }
 
 /** The active clips the rows' Clip IDs name, by id (a cell that is no uuid names none). */

@@ -31,12 +31,34 @@ export const COLUMN = {
   beginFile: "Begin File",
   endPath: "End Path",
   endFile: "End File",
-  /** Not Raven's: the clip an exported row is (sonotile's export writes it; an import reads it only to leave such a clip without a Channel tag: importClipTable). */
+  /**
+   * Not Raven's: the clip an exported row is (sonotile's export writes it). An import finds no
+   * row's clip by it — a row is the clip of its times, band and channel — so it is listed as
+   * ignored; it is read only to say when a row names a clip it is not (importClipTable's
+   * warnings), to leave such a clip without a Channel tag, and to find a clip past its
+   * recording's end as it stands.
+   */
   clipId: "Clip ID",
 } as const;
 
 /** The columns that place a selection (never tags): Raven's geometry and file columns, and the exported clip id. */
 const PLACING_COLUMNS: ReadonlySet<string> = new Set(Object.values(COLUMN));
+
+/**
+ * The placing columns (never tags) whose cells place no clip, listed as ignored (readRaven): End
+ * Path (End File is what a row spanning two files is told by) and Clip ID (a row's clip is found by
+ * its times, band and channel, not by it: COLUMN.clipId) — an annotator who edits a row's Clip ID,
+ * or its times expecting the clip of that id to move, is told that the import did not go by it.
+ */
+const UNUSED_PLACING_COLUMNS: ReadonlySet<string> = new Set([COLUMN.endPath, COLUMN.clipId]);
+
+/**
+ * How far (seconds) a row's Begin Time (s) − File Offset (s) may be from its file's (the file's
+ * start in the table, checkFileStarts) and still be that file's start: a microsecond, two cells
+ * each rounded to 6 decimals (Raven writes 9, sonotile's export writes the two alike). Further,
+ * one of the two cells was edited without the other.
+ */
+const FILE_START_TOLERANCE = 1e-6;
 
 /** The header prefix of an exported feature value's column ("feature:rms_dbfs"); an import ignores such columns. */
 export const FEATURE_COLUMN_PREFIX = "feature:";
@@ -163,7 +185,11 @@ export interface ReadTable {
   selections: TableSelection[];
   /** The columns whose cells became tags. */
   tagColumns: string[];
-  /** The columns neither placing a selection nor tags: Raven's measurements, exported feature values, cells under a header without a name ("column 7 (no name)"). */
+  /**
+   * The columns the import does not use, in the header's order: Raven's measurements, exported
+   * feature values, End Path and Clip ID (UNUSED_PLACING_COLUMNS), cells under a header without a
+   * name ("column 7 (no name)").
+   */
   ignoredColumns: string[];
   /** Rows read but not selections, each with why: an Audacity point label (start = end), which marks an instant and is no clip. */
   skipped: { line: number; reason: string }[];
@@ -490,6 +516,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
   const bySelection = new Map<string, TableSelection>();
   let tagCount = 0;
   const distinctTags = new Set<string>();
+  const starts: RowStart[] = [];
   for (const row of rows) {
     const at = (column: string) => `line ${row.line}, ${column}`;
     // A trailing delimiter (an empty cell past the header's last column) is no fault.
@@ -559,6 +586,10 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     if (!seen) {
       if (selection.selection !== null) bySelection.set(key, selection);
       selections.push(selection);
+      // A selection's first row speaks for it: its other rows (per View) must place it alike (below).
+      if (beginColumn === COLUMN.fileOffset && [beginTime, offset, endTime].every(Number.isFinite)) {
+        starts.push({ selection, beginTime, offset, endTime, beginText: cell(COLUMN.begin), offsetText: cell(COLUMN.fileOffset) });
+      }
       continue;
     }
     // Another view's row of a selection read already: the same piece, or a fault. A time neither
@@ -582,9 +613,94 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     for (const t of tags) if (!seen.tags.some((s) => s.key === t.key && s.value === t.value)) seen.tags.push(t);
     for (const [c, text] of cells) if (seen.cells.get(c) !== text) seen.cells.delete(c);
   }
+  checkFileStarts(starts, issues);
   // A cell under a header without a name is no tag (a tag needs a key), but not dropped unsaid.
-  const unnamed = header.flatMap((h, i) => (h === "" && rows.some((r) => (r.cells[i] ?? "") !== "") ? [`column ${i + 1} (no name)`] : []));
-  return { format, selections, tagColumns, ignoredColumns: [...ignored, ...unnamed], skipped: [], beginColumn, endColumn: COLUMN.end };
+  const unused = new Set([...UNUSED_PLACING_COLUMNS, ...ignored]);
+  const ignoredColumns = header.flatMap((h, i) => (h === "" ? (rows.some((r) => (r.cells[i] ?? "") !== "") ? [`column ${i + 1} (no name)`] : []) : unused.has(h) ? [h] : []));
+  return { format, selections, tagColumns, ignoredColumns, skipped: [], beginColumn, endColumn: COLUMN.end };
+}
+
+/** A selection's times as its first row gives them (readRaven), for checkFileStarts: the numbers, and its Begin Time and File Offset cells as written. */
+interface RowStart {
+  selection: TableSelection;
+  beginTime: number;
+  offset: number;
+  endTime: number;
+  beginText: string;
+  offsetText: string;
+}
+
+/** A number of seconds as a message shows it: to the nanosecond, without a binary fraction's tail (10.2742 − 0.274 = 10.000199999999999). */
+const shownSeconds = (s: number) => String(Number(s.toFixed(9)));
+
+/** The most starts, and lines of each, that a message of selections disagreeing on their file's start lists. */
+const SHOWN_STARTS = 5;
+
+/**
+ * Refuses the selections whose Begin Time (s) − File Offset (s) is not their file's. In Raven's
+ * table Begin Time counts from the start of the table's first file and File Offset from the
+ * selection's own: for the selections of one file the difference is the same — where the file
+ * starts in the table (0 in a table of one file, and in sonotile's export, which writes the two
+ * alike). A selection whose difference is another was edited in one of the two cells alone — an
+ * annotator's Begin Time 0.274 → 0.2742 with File Offset left at 0.274 — and the import, which
+ * places a row by File Offset (+ End − Begin), made a clip of neither cell's times, beside the
+ * one it was. Refused, not read by one cell or the other: the file's start is known only from its
+ * other selections (a file of one selection tells none, and is not checked), and a guess would
+ * move a clip unsaid. The start most of a file's selections share is the file's, and the others
+ * are each a fault naming both cells, the start and the column to fix (File Offset: Raven
+ * computes it from Begin Time, the cell Raven places a selection by); when no start is most
+ * selections', each selection is a fault listing the starts.
+ */
+function checkFileStarts(starts: readonly RowStart[], issues: TableFaults): void {
+  const byFile = new Map<string, RowStart[]>();
+  for (const s of starts) {
+    const file = s.selection.beginPath ?? s.selection.beginFile ?? "";
+    const rows = byFile.get(file);
+    if (rows) rows.push(s);
+    else byFile.set(file, [s]);
+  }
+  for (const [file, rows] of byFile) {
+    if (rows.length < 2) continue;
+    const start = (r: RowStart) => r.beginTime - r.offset;
+    const sorted = [...rows].sort((a, b) => start(a) - start(b));
+    // The widest group of starts within the tolerance of its lowest: a window over the sorted starts.
+    let best = { from: 0, count: 0 };
+    for (let i = 0, j = 0; i < sorted.length; i++) {
+      while (j < sorted.length && start(sorted[j]) - start(sorted[i]) <= FILE_START_TOLERANCE) j++;
+      if (j - i > best.count) best = { from: i, count: j - i };
+    }
+    if (best.count === rows.length) continue;
+    const name = file === "" ? "the table" : file;
+    const cells = (r: RowStart) => `${COLUMN.begin} '${r.beginText}' − ${COLUMN.fileOffset} '${r.offsetText}' is ${shownSeconds(start(r))} s`;
+    const fault = (r: RowStart, message: string) => {
+      issues.add(`line ${r.selection.line}, ${COLUMN.fileOffset}`, message);
+      r.selection.faulty = true;
+    };
+    if (best.count > rows.length / 2) {
+      const fileStart = start(sorted[best.from]);
+      const agreeing = new Set(sorted.slice(best.from, best.from + best.count));
+      for (const r of rows) {
+        if (agreeing.has(r)) continue;
+        fault(r, `${cells(r)}, where the ${best.count} other selection${best.count === 1 ? "" : "s"} of ${name} give ${shownSeconds(fileStart)} s (the file's start in the table): one of the two cells was edited without the other, and the row would be placed by its ${COLUMN.fileOffset} (at ${shownSeconds(r.offset)} s, to ${shownSeconds(r.offset + (r.endTime - r.beginTime))} s), which its ${COLUMN.begin} does not say. Set ${COLUMN.fileOffset} to ${shownSeconds(r.beginTime - fileStart)} to place it by its ${COLUMN.begin}, as Raven does — or ${COLUMN.begin} back to ${shownSeconds(r.offset + fileStart)} to keep it where it was`);
+      }
+      continue;
+    }
+    // No start is most selections': which were edited cannot be told. The starts, each with its lines.
+    const groups: RowStart[][] = [];
+    for (const r of sorted) {
+      const group = groups.at(-1);
+      if (group && start(r) - start(group[0]) <= FILE_START_TOLERANCE) group.push(r);
+      else groups.push([r]);
+    }
+    const lines = (g: RowStart[]) => {
+      const shown = g.slice(0, SHOWN_STARTS).map((r) => r.selection.line).join(", ");
+      return `${g.length === 1 ? "line" : "lines"} ${shown}${g.length > SHOWN_STARTS ? ", …" : ""}`;
+    };
+    const list = groups.slice(0, SHOWN_STARTS).map((g) => `${shownSeconds(start(g[0]))} s: ${lines(g)}`).join("; ") + (groups.length > SHOWN_STARTS ? "; …" : "");
+    for (const r of rows) {
+      fault(r, `${cells(r)}, and the selections of ${name} give ${groups.length} different starts of the file in the table, none on most of them (${list}): a ${COLUMN.begin} or ${COLUMN.fileOffset} was edited without the other. Make each row's ${COLUMN.fileOffset} its ${COLUMN.begin} less the file's start (sonotile's export writes the two alike)`);
+    }
+  }
 }
 
 /**

@@ -48,7 +48,7 @@ const importResult = z.object({
   existing: z.number().int().describe("Rows whose clip existed already (same recording and channel, begin and end each within half a microsecond): none created"),
   tags_added: z.number().int().describe("Tags the existing clips gained"),
   tag_columns: z.array(z.string()).describe("The columns whose cells became tags"),
-  ignored_columns: z.array(z.string()).describe("Columns read as neither placing nor tags: Raven's measurements (Raven Pro's list), exported feature values (feature:…), cells under a header without a name (column N (no name))"),
+  ignored_columns: z.array(z.string()).describe("Columns the import does not use, in the header's order: Raven's measurements (Raven Pro's list), exported feature values (feature:…), End Path, Clip ID (a row's clip is found by its times, band and channel, not by it), cells under a header without a name (column N (no name))"),
   rows: z.array(z.object({
     line: z.number().int().describe("The line of the table the row starts on (the header is line 1)"),
     selection: z.string().nullable().describe("Its Selection number"),
@@ -57,6 +57,11 @@ const importResult = z.object({
     status: z.enum(["created", "existing"]),
   })),
   skipped: z.array(z.object({ line: z.number().int(), reason: z.string() })).describe("Rows that became no clip, each with why: an Audacity point label (start = end) marks an instant"),
+  warnings: z.array(z.object({
+    line: z.number().int().describe("The row's line (the header is line 1)"),
+    column: z.string().describe("The column the warning is about (Clip ID)"),
+    message: z.string(),
+  })).describe("What a row did that its table may not have meant: a row that is not the clip its Clip ID names (its times, band or channel differ) made a clip beside that one, or is another existing clip — an import never moves a clip by its Clip ID"),
 });
 
 /** This route's 415: it takes text as well as JSON (the shared one says JSON only). */

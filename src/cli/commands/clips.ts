@@ -128,6 +128,8 @@ export const command: Command = {
           target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: null,
         });
         const summary = `${plural(result.created, "clip")} created, ${result.existing} existing already${result.tags_added ? ` (${plural(result.tags_added, "tag")} added to them)` : ""}; tags from ${result.tag_columns.join(", ") || "no column"}${result.ignored_columns.length ? `; columns ignored: ${result.ignored_columns.join(", ")}` : ""}; run ${result.run.id}`;
+        // Said on standard error, as the export's clips past the end: the answer on standard output stays one line (or the JSON, which has them).
+        for (const w of result.warnings) process.stderr.write(`sonotile clips: line ${w.line}, ${w.column}: ${w.message}\n`);
         out(result, summary);
         return EXIT.ok;
       }
