@@ -13,6 +13,7 @@ import { buildApp, type App } from "../src/api/app.js";
 import { sameClipBand } from "../src/store/clip-identity.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { listClips, type ClipFilter } from "../src/store/clips.js";
+import { putFeatureValues } from "../src/store/features.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, planNodes, tempDir, unmigratedDatabase, writeSineWav, type TestDatabase } from "./store-helpers.js";
@@ -138,6 +139,46 @@ describe("clips' frequency bounds through /v1/clips", () => {
     expect((await send("PATCH", `/v1/clips/${id}`, { high_freq: null })).json()).toMatchObject({ low_freq: 1500, high_freq: null });
     expect((await send("PATCH", `/v1/clips/${id}`, { low_freq: null, high_freq: 300 })).json()).toMatchObject({ low_freq: null, high_freq: 300 });
     expect((await app.inject({ url: `/v1/clips/${id}` })).json()).toMatchObject({ start_time: 5, end_time: 7, low_freq: null, high_freq: 300 });
+  });
+
+  it("PATCH with `expected` refuses (409) a bound moved meanwhile by another, naming it, changing nothing; the fields not sent keep another's concurrent move — the viewer sent all four as it had read them, and reverted it", async () => {
+    const id = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 1, end_time: 2, low_freq: 1000, high_freq: 2000 })).json().id;
+    // Another moves the end; this client, having read 1–2 s, moves the start only: the end stays the other's.
+    expect((await send("PATCH", `/v1/clips/${id}`, { end_time: 2.5, expected: { end_time: 2 } })).json()).toMatchObject({ start_time: 1, end_time: 2.5, stale_feature_values_removed: 0 });
+    expect((await send("PATCH", `/v1/clips/${id}`, { start_time: 1.2, expected: { start_time: 1 } })).json()).toMatchObject({ start_time: 1.2, end_time: 2.5, low_freq: 1000, high_freq: 2000 });
+    // The end again, from its reading of 2 s: refused, naming it, nothing changed.
+    const stale = await send("PATCH", `/v1/clips/${id}`, { end_time: 3, low_freq: 1200, expected: { end_time: 2, low_freq: 1000 } });
+    expect([stale.statusCode, stale.json().fields]).toEqual([409, [{ field: "expected.end_time", message: `the clip's end_time is 2.5 now, not 2 as read: it was moved meanwhile — read it again (GET /v1/clips/${id}) before moving it` }]]);
+    expect((await app.inject({ url: `/v1/clips/${id}` })).json()).toMatchObject({ start_time: 1.2, end_time: 2.5, low_freq: 1000, high_freq: 2000 });
+    // A bound removed meanwhile is expected as null; a null read but set since is refused too.
+    expect((await send("PATCH", `/v1/clips/${id}`, { high_freq: null, expected: { high_freq: 2000 } })).statusCode).toBe(200);
+    const unbounded = await send("PATCH", `/v1/clips/${id}`, { high_freq: 3000, expected: { high_freq: 2000 } });
+    expect([unbounded.statusCode, unbounded.json().fields[0].message]).toEqual([409, expect.stringMatching(/^the clip's high_freq is none now, not 2000 as read/)]);
+    expect((await send("PATCH", `/v1/clips/${id}`, { high_freq: 3000, expected: { high_freq: null } })).json()).toMatchObject({ high_freq: 3000 });
+    expect(await refused(await send("PATCH", `/v1/clips/${id}`, { expected: { end_time: "2" } }))).toEqual([["expected.end_time", "must be a number of seconds"]]);
+    expect(await refused(await send("PATCH", `/v1/clips/${id}`, { expected: { duration: 2 } }))).toEqual([["expected.duration", expect.any(String)]]);
+  });
+
+  it("PATCH that moves a bound removes the feature values a job computed of the clip, in the same transaction, counting them, and keeps those a client set; one that moves nothing removes none", async () => {
+    const clip = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 3, end_time: 3.0045 })).json();
+    const computed = (name: string, value: number) => ({ id: clip.id, name, value, created_by: null, engine_version: "0.0.0-test", recording_hash: "0".repeat(32) });
+    const computeValues = () => putFeatureValues(t.db.sql, "clip", [computed("duration_s", 0.0045), computed("rms_dbfs", -30)]);
+    await computeValues();
+    expect((await send("POST", `/v1/clips/${clip.id}/features`, { name: "call_quality", value: 3 })).statusCode).toBe(200); // a client's
+    const names = async () => ((await app.inject({ url: `/v1/clips/${clip.id}` })).json().features as { name: string }[]).map((f) => f.name).sort();
+    // Bounds sent as they are: nothing moves, nothing is removed.
+    expect((await send("PATCH", `/v1/clips/${clip.id}`, { start_time: 3, end_time: 3.0045 })).json().stale_feature_values_removed).toBe(0);
+    expect(await names()).toEqual(["call_quality", "duration_s", "rms_dbfs"]);
+    const moved = (await send("PATCH", `/v1/clips/${clip.id}`, { end_time: 3.0055 })).json();
+    expect([moved.end_time, moved.stale_feature_values_removed, moved.features]).toEqual([3.0055, 2, [{ name: "call_quality", value: 3 }]]);
+    expect(await names()).toEqual(["call_quality"]);
+    // A band change makes them stale too.
+    await computeValues();
+    expect((await send("PATCH", `/v1/clips/${clip.id}`, { low_freq: 500 })).json()).toMatchObject({ low_freq: 500, stale_feature_values_removed: 2, features: [{ name: "call_quality", value: 3 }] });
+    // Refused: nothing removed.
+    await computeValues();
+    expect((await send("PATCH", `/v1/clips/${clip.id}`, { end_time: 2 })).statusCode).toBe(400);
+    expect(await names()).toEqual(["call_quality", "duration_s", "rms_dbfs"]);
   });
 
   it("refuses (409) a time expansion that would put a clip's band above the new Nyquist frequency, and takes one that keeps it", async () => {

@@ -846,6 +846,27 @@ describe("extract_features jobs", () => {
     expect(item.seconds).toBeCloseTo(0.25, 9);
   }, 60_000);
 
+  it("a clip moved while its features are computed gets those of its new bounds: the values of the old ones are not written back over the move's removal of them", async () => {
+    const ds = await toneDataset(["moved-during.wav"], 1);
+    const clip = await createClip(t.db.sql, { recording_id: ds.recordings["moved-during.wav"], start_time: 0.1, end_time: 0.2, created_by: null });
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["duration_s"] }, created_by: null });
+    let removed: number | undefined;
+    // Moved once the worker has read its bounds (0.1–0.2 s), before its values are written.
+    beforeRun.set("moved-during.wav", async () => void ({ stale_feature_values_removed: removed } = await updateClip(t.db.sql, clip.id, { end_time: 0.35 })));
+    try {
+      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"))).toMatchObject({ result: "success", progress_done: 1 });
+    } finally {
+      beforeRun.delete("moved-during.wav");
+    }
+    expect(removed).toBe(0); // none written yet
+    expect(await featureValue("clip_features", clip.id, "duration_s", job.run_id!)).toBeCloseTo(0.25, 9);
+    const [item] = await t.db.sql`SELECT attempts, target FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toMatchObject({ attempts: 1, target: { start: 0.1, end: 0.35 } });
+    // Moved once they are written: removed, and counted.
+    expect((await updateClip(t.db.sql, clip.id, { start_time: 0.15 })).stale_feature_values_removed).toBe(1);
+    expect(await featureValue("clip_features", clip.id, "duration_s", job.run_id!)).toBeUndefined();
+  }, 60_000);
+
   it("a worker writes the outcomes of items that finish together in one transaction, two jobs' values of one recording among them", async () => {
     const ds = await toneDataset(["first.wav", "second.wav"], 1);
     const first = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["first.wav"], ds.recordings["second.wav"]] }, features: ["rms_dbfs", "log_mel"] }, created_by: null });

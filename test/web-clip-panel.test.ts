@@ -17,7 +17,11 @@
  * state once, a read-only recording's clips are listed and
  * opened read-only, a token entered while a link's recording opens keeps that opening, the clip
  * count is forgotten as another recording opens, the page
- * and the panel share one GET /v1/users/me, and Escape closes the panel.
+ * and the panel share one GET /v1/users/me, and Escape closes the panel; a half-typed note or tag
+ * stays with its clip (and leaving the page asks first while one is unsaved), a move sends the
+ * bounds edited alone against their values as read (another's move said, not reverted), its
+ * computed feature values are computed again, an earlier error leaves the status line as a clip
+ * opens, and times are shown to the digits that tell a clip apart.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
  */
@@ -31,6 +35,7 @@ import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
+import { putFeatureValues } from "../src/store/features.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
 import { dropFile, launchChromium, SKIP_BROWSER } from "./browser.js";
@@ -239,7 +244,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await value.fill("Myotis daubentonii");
     await page.getByRole("button", { name: "Add tag" }).click();
     await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "species", value: "Myotis daubentonii" }]);
-    await expect.poll(status).toBe("tag species: Myotis daubentonii added to clip 0.200–0.500 s");
+    await expect.poll(status).toBe("tag species: Myotis daubentonii added to clip 0.2000–0.5000 s");
     // A new tag, by Enter in the value field (the key stays for the next).
     expect(await key.inputValue()).toBe("species");
     await key.fill("quality");
@@ -251,7 +256,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.getByRole("button", { name: "Remove tag species: Myotis daubentonii" }).click();
     await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "quality", value: "faint" }]);
     await expect.poll(() => page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["quality: faint"]);
-    expect(await status()).toBe("tag species: Myotis daubentonii removed from clip 0.200–0.500 s");
+    expect(await status()).toBe("tag species: Myotis daubentonii removed from clip 0.2000–0.5000 s");
     // The focus on the next tag's button left (the last one's: none after it).
     expect(await page.evaluate(() => document.activeElement!.getAttribute("aria-label"))).toBe("Remove tag quality: faint");
     expect((await held(b.id))!.tags).toEqual([{ key: "species", value: "Pipistrellus pygmaeus" }]);
@@ -318,7 +323,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await messages()).toEqual(["first"]);
     await fetched; // the clip as the server has it after the answer
     expect(await messages()).toEqual(["first"]);
-    expect(await status()).toBe("note added to clip 0.400–0.900 s");
+    expect(await status()).toBe("note added to clip 0.4000–0.9000 s");
 
     // Closed and opened again, its clip not yet fetched when the answer comes: said not added, though saved.
     [isSaved, released] = holdNote();
@@ -337,7 +342,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await reopened;
     await page.evaluate(() => (document.getElementById("status")!.textContent = ""));
     release();
-    await expect.poll(status).toBe("note added to clip 0.400–0.900 s");
+    await expect.poll(status).toBe("note added to clip 0.4000–0.9000 s");
     releaseClip();
     await panelShows(a);
     await expect.poll(messages).toEqual(["first", "second"]);
@@ -404,7 +409,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-note-edit.png") });
     await page.keyboard.press("Enter");
     await expect.poll(async () => { const n = await heldNote(note.id); return [n.message, n.is_issue]; }, POLL).toEqual(["two calls\nthe second faint", true]);
-    await expect.poll(status, POLL).toBe("note edited on clip 0.400–0.900 s");
+    await expect.poll(status, POLL).toBe("note edited on clip 0.4000–0.9000 s");
     await expect.poll(() => item.locator(".message").textContent(), POLL).toBe("two calls\nthe second faint");
     expect(await item.locator(".issue").count()).toBe(1);
     expect(await focusedControl()).toBe("edit");
@@ -475,7 +480,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await noteItem(note.id).getByRole("button", { name: "Archive" }).focus();
     await page.keyboard.press("Enter");
     await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("archived");
-    await expect.poll(status, POLL).toBe("note archived on clip 0.400–0.900 s: read-only, listed under Archived notes");
+    await expect.poll(status, POLL).toBe("note archived on clip 0.4000–0.9000 s: read-only, listed under Archived notes");
     await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["kept"]);
     expect(await page.textContent("#clip-panel-note-count")).toBe("(1)");
     // Collapsed, its summary focused and counting it.
@@ -498,7 +503,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.keyboard.press("Enter");
     await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("active");
     await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["kept", "superseded"]);
-    expect(await status()).toBe("note restored on clip 0.400–0.900 s");
+    expect(await status()).toBe("note restored on clip 0.4000–0.9000 s");
     expect(await page.isVisible("#clip-panel-archived")).toBe(false);
     expect(await noteItem(note.id).getByRole("button").allTextContents()).toEqual(["Edit", "Archive", "Trash…"]);
     expect(await page.evaluate(() => document.activeElement!.closest("li")?.dataset.noteId)).toBe(note.id);
@@ -524,7 +529,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await noteItem(note.id).getByRole("button", { name: "Trash…" }).click();
     await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("trashed");
     await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["first"]);
-    expect(await status()).toBe("note trashed on clip 0.400–0.900 s: listed under Trashed notes, to restore until the trash is purged");
+    expect(await status()).toBe("note trashed on clip 0.4000–0.9000 s: listed under Trashed notes, to restore until the trash is purged");
     expect(await page.isVisible("#clip-panel-archived")).toBe(false);
     expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (1)");
     // The focus on the note beside it.
@@ -563,7 +568,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     page.once("dialog", (d) => void d.accept());
     await noteItem(kept.id).getByRole("button", { name: "Trash…" }).click();
     await expect.poll(() => page.textContent("#clip-panel-trashed summary"), POLL).toBe("Trashed notes (2)");
-    expect(await status()).toBe("note trashed on clip 0.400–0.900 s: listed under Trashed notes, to restore until the trash is purged");
+    expect(await status()).toBe("note trashed on clip 0.4000–0.9000 s: listed under Trashed notes, to restore until the trash is purged");
     expect(await page.textContent("#clip-panel-notes")).toBe("No notes.");
     await page.click("#clip-panel-trashed-summary");
     const trashed = noteItem(mine.id, "trashed");
@@ -577,7 +582,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.keyboard.press("Enter");
     await expect.poll(async () => (await heldNote(mine.id)).state, POLL).toBe("active");
     await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["mia's, trashed"]);
-    expect(await status()).toBe("note restored on clip 0.400–0.900 s");
+    expect(await status()).toBe("note restored on clip 0.4000–0.9000 s");
     expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (1)");
     expect(await focusedControl()).toBe("edit");
     expect([(await heldNote(kept.id)).state, (await heldNote(admins.id)).state]).toEqual(["trashed", "trashed"]);
@@ -658,10 +663,10 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const { recordingId, clips: [a] } = await openWithClips([[0.2, 0.5]]);
     await clickAt(0.3);
     await panelShows(a);
-    expect(await page.textContent("#selection-range")).toBe("0.200–0.500 s"); // its range selected, to play
+    expect(await page.textContent("#selection-range")).toBe("0.2000–0.5000 s"); // its range selected, to play
     await page.focus("#plot");
     await page.keyboard.press("Enter");
-    const already = "no clip created: the recording has the clip 0.200–0.500 s already — selected";
+    const already = "no clip created: the recording has the clip 0.2000–0.5000 s already — selected";
     await expect.poll(status).toBe(already);
     await page.keyboard.press("Escape");
     await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
@@ -690,14 +695,14 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const [box] = await clipsHeld();
     expect(box.low_freq).not.toBeNull();
     await panelShows(box);
-    const range = `${box.start_time.toFixed(3)}–${box.end_time.toFixed(3)} s`;
+    const range = `${box.start_time.toFixed(4)}–${box.end_time.toFixed(4)} s`;
     expect(await page.textContent("#selection-range")).toBe(range);
     // The walk's user: Clip selection taken for "confirm the box" made a band-less twin of every box, each with its own features job.
     const posted: string[] = [];
     const onRequest = (r: Request) => { if (r.method() === "POST") posted.push(new URL(r.url()).pathname); };
     page.on("request", onRequest);
     const already = (c: Clip) => `no clip created: the recording has the clip ${bounds(c)} already — selected`;
-    const bounds = (c: Clip) => `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.low_freq === null ? "" : `, ${Math.round(c.low_freq)}–${Math.round(c.high_freq!)} Hz`}`;
+    const bounds = (c: Clip) => `${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s${c.low_freq === null ? "" : `, ${Math.round(c.low_freq)}–${Math.round(c.high_freq!)} Hz`}`;
     await page.click("#clip-selection");
     await expect.poll(status).toBe(already(box));
     await panelShows(box);
@@ -815,7 +820,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.keyboard.press("Escape");
     await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
     await draw(1.1, 0.4, 1.5, 0.7);
-    await expect.poll(status).toBe(`no clip created: the recording has the clip ${made.start_time.toFixed(3)}–${made.end_time.toFixed(3)} s, ${Math.round(made.low_freq!)}–24000 Hz already — selected`);
+    await expect.poll(status).toBe(`no clip created: the recording has the clip ${made.start_time.toFixed(4)}–${made.end_time.toFixed(4)} s, ${Math.round(made.low_freq!)}–24000 Hz already — selected`);
     await panelShows(made);
     expect((await clipsHeld()).map((c) => c.id)).toEqual([made.id]);
   });
@@ -886,20 +891,27 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
 
   it("moves a clip's bounds to the numbers typed, and says why the server refuses others", async () => {
     const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
-    await call("POST", `/v1/clips/${a.id}/features`, { name: "duration_s", value: 0.3 }); // as a job computes it
+    // A value as a job computes it (its engine version), and one a client set.
+    await putFeatureValues(t.db.sql, "clip", [{ id: a.id, name: "duration_s", value: 0.3, created_by: null, engine_version: "0.0.0-test", recording_hash: "0".repeat(32) }]);
+    await call("POST", `/v1/clips/${a.id}/features`, { name: "call_quality", value: 3 });
     await clickAt(0.3);
     await panelShows(a);
     await page.getByRole("spinbutton", { name: "start (s)" }).fill("0.25");
     await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.75");
+    const jobPosted = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/v1/jobs");
     await page.getByRole("button", { name: "Move clip" }).click();
     await expect.poll(async () => { const c = (await held(a.id))!; return [c.start_time, c.end_time]; }).toEqual([0.25, 0.75]);
     await panelShows({ start_time: 0.25, end_time: 0.75 });
     // Drawn at once at its new bounds, its list entry too.
     await expect.poll(() => page.getAttribute(`#clips div[data-clip-id="${a.id}"]`, "data-end")).toBe("0.75");
-    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual(["0.250–0.750 s · 1 features"]);
-    // Its feature values stay as the API keeps them: those of the bounds before, as the page says.
-    expect(await status()).toBe("clip moved to 0.250–0.750 s: its feature values are still those of its bounds before");
-    expect((await held(a.id))!).toMatchObject({ features: [{ name: "duration_s", value: 0.3 }] });
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual(["0.2500–0.7500 s · 1 features"]);
+    // The value computed for its bounds before is removed (the client's stays), and computed again
+    // by a job, as for a clip drawn: it was kept, shown and exported as the moved clip's.
+    expect(await status()).toBe("clip moved to 0.2500–0.7500 s: 1 feature value computed for its bounds before removed, computed again");
+    expect((await held(a.id))!.features).toEqual([{ name: "call_quality", value: 3 }]);
+    expect((await jobPosted).postDataJSON()).toMatchObject({ task: "extract_features", data: { targets: { clip_ids: [a.id] } } });
+    await expect.poll(() => page.textContent("#clip-job")).toMatch(/^computing features \(job pending\)…$/); // no worker runs here
+    expect(await page.locator("#clip-info tr[data-feature]").evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.feature))).toEqual(["call_quality"]);
 
     // An end before the start: refused by the server, said on the status line, the clip unmoved.
     await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.1");
@@ -928,8 +940,10 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const fields = () => Promise.all(["start", "end", "low", "high"].map((f) => page.inputValue(`#clip-panel-${f}`)));
     // 48 kHz: a sample is 20.8 µs, the fifth decimal (10 µs) tells samples apart.
     expect(await fields()).toEqual(["0.97474", "1.23457", "1235", "5679"]);
+    const patches = requestsSent("PATCH");
     await page.getByRole("button", { name: "Move clip" }).click();
-    await expect.poll(status).toBe("clip moved to 0.975–1.235 s, 1235–5679 Hz");
+    await expect.poll(status).toBe("clip not moved: no bound was edited");
+    expect(patches()).toEqual([]);
     expect(await held(a.id)).toMatchObject(stored);
     // The end edited alone: it moves, the start and the band stay as stored.
     await page.getByRole("spinbutton", { name: "end (s)" }).fill("1.5");
@@ -959,7 +973,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await rows(plain.id)).toEqual([0, 1]);
     const [belowTop, belowBottom] = await rows(below.id);
     expect([Math.abs(belowTop - 0.75) < 0.02, belowBottom]).toEqual([true, 1]);
-    expect(await page.locator("#clip-list button").allTextContents()).toEqual(["0.200–0.600 s, 6000–12000 Hz", "0.900–1.200 s", "1.400–1.800 s, ≤ 6000 Hz"]);
+    expect(await page.locator("#clip-list button").allTextContents()).toEqual(["0.2000–0.6000 s, 6000–12000 Hz", "0.9000–1.2000 s", "1.4000–1.8000 s, ≤ 6000 Hz"]);
     // A click above the box's band, at its time, selects nothing; within it, the box.
     await clickAt(0.4, 0.2);
     await page.waitForTimeout(300);
@@ -967,7 +981,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await clickAt(0.4, 0.6);
     await panelShows(box);
     expect(await page.textContent("#clip-info h2")).toBe("Clip 0.2000–0.6000 s, 6000–12000 Hz ");
-    expect(await page.getAttribute(`#clips div[data-clip-id="${box.id}"]`, "title")).toBe("clip 0.200–0.600 s, 6000–12000 Hz");
+    expect(await page.getAttribute(`#clips div[data-clip-id="${box.id}"]`, "title")).toBe("clip 0.2000–0.6000 s, 6000–12000 Hz");
     expect([await page.inputValue("#clip-panel-low"), await page.inputValue("#clip-panel-high")]).toEqual(["6000", "12000"]);
     await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("3000");
     await page.getByRole("spinbutton", { name: "high (Hz)" }).fill("18000");
@@ -997,7 +1011,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const asked: string[] = [];
     page.once("dialog", (d) => { asked.push(d.message()); void d.dismiss(); });
     await page.getByRole("button", { name: "Delete clip…" }).click();
-    expect(asked).toEqual(["Delete the clip 0.200–0.500 s with its 1 tag for good?"]);
+    expect(asked).toEqual(["Delete the clip 0.2000–0.5000 s with its 1 tag for good?"]);
     expect(await held(a.id)).not.toBeNull();
     expect(await page.isVisible("#clip-panel")).toBe(true);
 
@@ -1007,7 +1021,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(() => page.locator("#clips div").evaluateAll((ds) => ds.map((d) => (d as HTMLElement).dataset.clipId))).toEqual([b.id]);
     await expect.poll(() => page.locator("#clip-list button").count()).toBe(1);
     expect(await page.isVisible("#clip-panel")).toBe(false);
-    expect(await status()).toBe("clip 0.200–0.500 s deleted");
+    expect(await status()).toBe("clip 0.2000–0.5000 s deleted");
     expect(await held(b.id)).not.toBeNull();
   });
 
@@ -1041,7 +1055,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.6");
     await page.getByRole("button", { name: "Move clip" }).click();
     await expect.poll(async () => (await held(a.id))!.end_time, POLL).toBe(0.6);
-    await expect.poll(status, POLL).toBe("clip moved to 0.200–0.600 s");
+    await expect.poll(status, POLL).toBe("clip moved to 0.2000–0.6000 s");
 
     // A viewer's token only reads, and a reader without one writes nothing: no control, and why.
     await enterToken(viewerKey);
@@ -1469,7 +1483,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
       await page.textContent("#selection-range"), await page.locator("#clips div").count(),
     ];
     const before = await kept();
-    expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
+    expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.2000–0.5000 s", 2]);
     // Another time and zoom, pasted in: level 3, past the closest whole level (2, 4 px a frame —
     // for this 2 s recording also the farthest, where the whole recording stays in view whatever
     // the link's t), is level 2 drawn at twice its scale, 1.3 s in the middle.
@@ -1617,5 +1631,142 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(status).toBe("the clip selected no longer exists: it was deleted (elsewhere)");
     expect(await page.isVisible("#clip-panel")).toBe(false);
     await expect.poll(() => page.locator("#clips div").count()).toBe(0);
+  });
+  /** The panel's note and tag fields: the note, its issue box, the tag key and value. */
+  const drafted = () => Promise.all([page.inputValue("#clip-panel-note"), page.isChecked("#clip-panel-issue"), page.inputValue("#clip-panel-tag-key"), page.inputValue("#clip-panel-tag-value")]);
+
+  it("keeps a half-typed note and tag with their clip: another clip opened — from the list, or by its box — shows its own (none), its Add note saves nothing typed on the first, and back on the first its draft is there — they stayed in the panel, and were saved on the clip opened", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]], memberKey);
+    await clickAt(0.35);
+    await panelShows(a);
+    await page.fill("#clip-panel-note", "half a note on a");
+    await page.check("#clip-panel-issue");
+    await page.fill("#clip-panel-tag-key", "species");
+    await page.fill("#clip-panel-tag-value", "Myo");
+    await page.click(`#clip-list button[data-clip-id="${b.id}"]`);
+    await panelShows(b);
+    expect(await drafted()).toEqual(["", false, "", ""]);
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(status).toBe("note not added: write its message first");
+    await page.fill("#clip-panel-note", "b's own");
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(async () => (await held(b.id))!.notes.map((n) => [n.message, n.is_issue])).toEqual([["b's own", false]]);
+    // Back on a by its box: its draft, nothing of it saved; then on b again, its note added: nothing left.
+    await clickAt(0.35);
+    await panelShows(a);
+    expect(await drafted()).toEqual(["half a note on a", true, "species", "Myo"]);
+    expect([(await held(a.id))!.notes, (await held(a.id))!.tags]).toEqual([[], []]);
+    await clickAt(1.4);
+    await panelShows(b);
+    expect(await drafted()).toEqual(["", false, "", ""]);
+    // Closed and opened again: a's draft still.
+    await clickAt(0.35);
+    await panelShows(a);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    await page.click(`#clip-list button[data-clip-id="${a.id}"]`);
+    await panelShows(a);
+    expect(await drafted()).toEqual(["half a note on a", true, "species", "Myo"]);
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(async () => (await held(a.id))!.notes.map((n) => [n.message, n.is_issue])).toEqual([["half a note on a", true]]);
+    expect((await held(b.id))!.notes.map((n) => n.message)).toEqual(["b's own"]);
+  });
+
+  it("warns before the page is left (beforeunload) while a note, a tag value or bounds are typed and not saved, on the clip shown or another — not without", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]], memberKey, "", memberKey);
+    /** Whether leaving the page now is asked about: a beforeunload event is cancelled. */
+    const guarded = () => page.evaluate(() => { const e = new Event("beforeunload", { cancelable: true }); window.dispatchEvent(e); return e.defaultPrevented; });
+    await clickAt(0.35);
+    await panelShows(a);
+    expect(await guarded()).toBe(false);
+    await page.fill("#clip-panel-note", "a call");
+    expect(await guarded()).toBe(true);
+    await page.fill("#clip-panel-note", "");
+    expect(await guarded()).toBe(false);
+    await page.fill("#clip-panel-tag-value", "faint");
+    expect(await guarded()).toBe(true);
+    await page.fill("#clip-panel-tag-value", "");
+    await page.fill("#clip-panel-start", "0.25");
+    expect(await guarded()).toBe(true);
+    await page.fill("#clip-panel-start", "0.2"); // as shown: not an edit
+    expect(await guarded()).toBe(false);
+    // A draft on a clip no longer shown counts too, until it is saved.
+    await page.fill("#clip-panel-note", "a call");
+    await clickAt(1.4);
+    await panelShows(b);
+    expect(await guarded()).toBe(true);
+    await clickAt(0.35);
+    await panelShows(a);
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(async () => (await held(a.id))!.notes.length).toBe(1);
+    await expect.poll(guarded).toBe(false);
+  });
+
+  it("moves a clip by the fields edited alone, with their values as read: another's move of another field meanwhile stays, and of the same field is said, not overwritten — the panel sent all four bounds as it had read them, reverting it", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5, 1000, 5000]], memberKey, "", memberKey);
+    await clickAt(0.35, 0.9); // within its band: 2.4 kHz
+    await panelShows(a);
+    const bodies: unknown[] = [];
+    page.on("request", (r) => { if (r.method() === "PATCH") bodies.push(r.postDataJSON()); });
+    // Another (the admin, through the API) moves the end meanwhile; the user moves the start.
+    await call("PATCH", `/v1/clips/${a.id}`, { end_time: 0.6 });
+    await page.fill("#clip-panel-start", "0.25");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.start_time).toBe(0.25);
+    expect(await held(a.id)).toMatchObject({ start_time: 0.25, end_time: 0.6, low_freq: 1000, high_freq: 5000 });
+    expect(bodies).toEqual([{ start_time: 0.25, expected: { start_time: 0.2 } }]);
+    expect(await page.inputValue("#clip-panel-end")).toBe("0.6");
+    // The start moved again by the other, the user's start from 0.25: refused, said, the fields
+    // showing the clip now with the user's edit kept — Move again applies it.
+    await call("PATCH", `/v1/clips/${a.id}`, { start_time: 0.3, high_freq: 6000 });
+    await page.fill("#clip-panel-start", "0.22");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toBe("clip not moved: its start was moved meanwhile by another (0.3 s now, 0.25 s as read) — the fields show the clip as it is now, with your edit kept: Move clip again to apply it");
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    expect(await held(a.id)).toMatchObject({ start_time: 0.3, end_time: 0.6, high_freq: 6000 });
+    await expect.poll(() => page.inputValue("#clip-panel-high")).toBe("6000");
+    expect([await page.inputValue("#clip-panel-start"), await page.getAttribute("#clip-panel-start", "aria-invalid")]).toEqual(["0.22", "true"]);
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.start_time).toBe(0.22);
+    expect(await held(a.id)).toMatchObject({ start_time: 0.22, end_time: 0.6, low_freq: 1000, high_freq: 6000 });
+    expect(bodies.at(-1)).toEqual({ start_time: 0.22, expected: { start_time: 0.3 } });
+    await expect.poll(status).toBe("clip moved to 0.2200–0.6000 s, 1000–6000 Hz");
+    expect(await page.getAttribute("#status", "class")).toBe("");
+  });
+
+  it("takes the panel's earlier error off the status line once a clip is opened, or made and opened — it stayed red over the clip made next", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]], memberKey, "", memberKey);
+    await clickAt(0.35);
+    await panelShows(a);
+    await page.fill("#clip-panel-end", "3");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toMatch(/^clip not moved: .*end_time/);
+    await clickAt(1.4);
+    await panelShows(b);
+    await expect.poll(status).toBe("");
+    expect(await page.getAttribute("#status", "class")).toBe("");
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await expect.poll(status).toBe("tag not added: a tag needs a key and a value");
+    await markSelection();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#clips div").count()).toBe(3);
+    await expect.poll(status).toBe("");
+  });
+
+  it("shows a clip's times to as many decimals as tell it apart — 4 significant digits of its length, at most to the sample — in the list, its box's title, the selection and the status line, as in the panel: a 4.5 ms clip read 0.274–0.279 s", async () => {
+    const { clips: [short, long] } = await openWithClips([[0.274, 0.2785, 30000 / 2 ** 4, 8000], [1.2, 1.6]]);
+    // 48 kHz: the fifth decimal tells samples apart (4.5 ms to 4 significant digits would be the sixth).
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual(["0.27400–0.27850 s, 1875–8000 Hz", "1.2000–1.6000 s"]);
+    expect(await page.getAttribute(`#clips div[data-clip-id="${short.id}"]`, "title")).toBe("clip 0.27400–0.27850 s, 1875–8000 Hz");
+    await page.click(`#clip-list button[data-clip-id="${short.id}"]`);
+    await expect.poll(() => page.textContent("#clip-panel-title")).toBe("Clip 0.27400–0.27850 s, 1875–8000 Hz");
+    expect(await page.textContent("#selection-range")).toBe("0.27400–0.27850 s");
+    expect(await page.textContent("#clip-info h2")).toMatch(/^Clip 0\.27400–0\.27850 s, 1875–8000 Hz/);
+    await page.fill("#clip-panel-tag-key", "call");
+    await page.fill("#clip-panel-tag-value", "FM");
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await expect.poll(status).toBe("tag call: FM added to clip 0.27400–0.27850 s, 1875–8000 Hz");
+    await page.click(`#clip-list button[data-clip-id="${long.id}"]`);
+    await expect.poll(() => page.textContent("#selection-range")).toBe("1.2000–1.6000 s");
   });
 });

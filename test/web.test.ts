@@ -49,6 +49,14 @@ let app: App;
 let locked: App;
 let lockedBase: string;
 let tiles: TileService;
+/**
+ * A clip's or a selection's times as the viewer says them (web/clip-panel.ts timeRangeText): to 4
+ * significant digits of its length, at least 4 decimals, at most the decimal of a sample at `rate`.
+ */
+const timeRange = (start: number, end: number, rate: number) => {
+  const digits = Math.max(4, Math.min(Math.ceil(Math.log10(rate)), 3 - Math.floor(Math.log10(end - start))));
+  return `${start.toFixed(digits)}–${end.toFixed(digits)} s`;
+};
 /** The job worker `sonotile serve` runs beside the API. */
 let worker: ExtractWorker;
 let audio: { path: string; remove(): Promise<void> };
@@ -616,7 +624,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const job = (await app.inject({ url: "/v1/jobs?limit=1&sort=created_at&order=desc" })).json().items[0];
     expect(job.data.band.low_freq).toBeCloseTo(48_000, -3);
     expect(job.data.band.high_freq).toBeCloseTo(144_000, -3);
-    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s, ${Math.round(clip.low_freq)}–${Math.round(clip.high_freq)} Hz · 14 features`]);
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${timeRange(clip.start_time, clip.end_time, 384000)}, ${Math.round(clip.low_freq)}–${Math.round(clip.high_freq)} Hz · 14 features`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
   });
 
@@ -1854,7 +1862,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(t1 - t0).toBeCloseTo((v.end - v.start) / 5, 1); // each step on a whole pixel
     await page.keyboard.press("]");
     expect(await selected()).toEqual({ start: expect.closeTo(t0, 9), end: expect.closeTo(t1, 9) });
-    expect(await page.textContent("#selection-range")).toBe(`${t0.toFixed(3)}–${t1.toFixed(3)} s`);
+    expect(await page.textContent("#selection-range")).toBe(timeRange(t0, t1, 384000));
     await expectPlaysSelection(() => page.keyboard.press("p"));
     // Enter makes it a clip, once a token is given.
     await page.fill("#token", adminKey);

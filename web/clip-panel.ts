@@ -97,8 +97,12 @@ export interface ClipPanelHost {
   recording(): { id: string; dataset_id: string; samplerate: number; time_expansion: number } | null;
   /** A clip was selected: the page shows its feature values and selects its range (Play selection plays it). */
   shown(clip: ListedClip): void;
-  /** A clip's bounds were moved: the page draws it anew. */
-  moved(clip: PanelClip): void;
+  /**
+   * A clip's bounds were moved: the page draws it anew and, when they changed (`reshaped`), has its
+   * features computed again as for a clip drawn — the server removed those a job computed of the
+   * bounds before (PATCH's stale_feature_values_removed).
+   */
+  moved(clip: PanelClip, reshaped: boolean): void;
   /** A clip was deleted: the page takes it off the plot. */
   deleted(id: string): void;
 }
@@ -126,9 +130,33 @@ const QUOTED_CHARACTERS = 60;
 /** A frequency bound as the page says it: to the Hz. */
 const hz = (f: number) => String(Math.round(f));
 
-/** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). The page's box titles and clip heading say it so too. */
-export const bounds = (c: Pick<ListedClip, BoundName>, digits = 3) => {
-  const times = `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
+/** What the digits of a time shown depend on: the recording's rate (its file's) and time expansion. */
+export type Rates = { samplerate: number; time_expansion: number };
+
+/** The fewest decimals of a second whose unit is at most one sample of `rec` in real seconds: 4 at 8 kHz, 5 at 48 kHz, 6 at 384 kHz (boundTexts). */
+const sampleDecimals = (rec: Rates) => Math.ceil(Math.log10(rec.samplerate * rec.time_expansion));
+
+/** Fewest decimals a time range is shown to: the panel's title said 4 of every clip, and the list 3. */
+const MIN_TIME_DECIMALS = 4;
+
+/**
+ * A time range [start, end] (s) as text, both ends to the decimals that tell it from its
+ * neighbours: 4 significant digits of its length, at most to the sample of `rec` (there are no
+ * finer ones; without a recording, the microsecond), at least MIN_TIME_DECIMALS — "0.27400–0.27850
+ * s" for a 4.5 ms call at 48 kHz, which read 0.274–0.279 s at 3 decimals and could not be told from
+ * a 5.5 ms one. The list of clips, the box titles, the panel's title, the status line and the
+ * selection say times so.
+ */
+export function timeRangeText(start: number, end: number, rec: Rates | null): string {
+  const length = end - start;
+  const fourSignificant = length > 0 ? 3 - Math.floor(Math.log10(length)) : MIN_TIME_DECIMALS;
+  const digits = Math.max(MIN_TIME_DECIMALS, Math.min(rec ? sampleDecimals(rec) : 6, fourSignificant));
+  return `${start.toFixed(digits)}–${end.toFixed(digits)} s`;
+}
+
+/** A clip's bounds as text: its times (timeRangeText, of recording `rec`), and its band to the Hz when it has one ("1.0000–2.0000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). The page's box titles and clip heading say it so too. */
+export const bounds = (c: Pick<ListedClip, BoundName>, rec: Rates | null) => {
+  const times = timeRangeText(c.start_time, c.end_time, rec);
   const { low_freq: low, high_freq: high } = c;
   if (low === null && high === null) return times;
   return `${times}, ${low === null ? `≤ ${hz(high!)}` : high === null ? `≥ ${hz(low)}` : `${hz(low)}–${hz(high)}`} Hz`;
@@ -147,13 +175,28 @@ const BOUND_NAMES = Object.keys(BOUND_FIELDS) as BoundName[];
  * 0.9747422680412371 s, a box's ends as the pixels drawn made them). Frequencies to the Hz, as
  * `bounds` says them; none, empty.
  */
-function boundTexts(clip: Pick<ListedClip, BoundName>, rec: { samplerate: number; time_expansion: number }): Record<BoundName, string> {
-  const decimals = Math.ceil(Math.log10(rec.samplerate * rec.time_expansion));
+function boundTexts(clip: Pick<ListedClip, BoundName>, rec: Rates): Record<BoundName, string> {
+  const decimals = sampleDecimals(rec);
   const time = (t: number) => String(+t.toFixed(decimals));
   const band = (f: number | null) => (f === null ? "" : hz(f));
   return { start_time: time(clip.start_time), end_time: time(clip.end_time), low_freq: band(clip.low_freq), high_freq: band(clip.high_freq) };
 }
 const tagText = (t: Tag) => `${t.key}: ${t.value}`;
+
+/** The bounds as the status line names them. */
+const BOUND_WORDS: Record<BoundName, string> = { start_time: "start", end_time: "end", low_freq: "low bound", high_freq: "high bound" };
+/** A bound's value as the status line says it: seconds as stored, Hz to the Hz, none for a band open on that side. */
+const boundValue = (name: BoundName, v: number | null) => (v === null ? "none" : name.endsWith("_time") ? `${v} s` : `${hz(v)} Hz`);
+
+/**
+ * What is typed in the panel's note and tag fields and not added yet: a clip's own draft. Typed on
+ * one clip, they stayed in the panel as another was opened, and Add note saved them on that one.
+ */
+interface Draft { note: string; issue: boolean; tagKey: string; tagValue: string }
+const NO_DRAFT: Draft = { note: "", issue: false, tagKey: "", tagValue: "" };
+const isEmpty = (d: Draft) => !d.note && !d.issue && !d.tagKey && !d.tagValue;
+/** Whether a draft holds work a reload would lose: a note or a tag value typed (the key alone stays after each tag added, for the next one). */
+const holdsWork = (d: Draft) => d.note.trim() !== "" || d.tagValue.trim() !== "";
 
 /** What the completion asks of the tags in use: those of `key`, holding `search` in the key or the value, the first `limit`. */
 interface TagQuery { key?: string; search?: string; limit: number }
@@ -199,6 +242,17 @@ export class ClipPanel {
   #editor: { noteId: string; form: HTMLFormElement } | null = null;
   /** Where the focus goes when the notes are next listed (after a change of one). */
   #focusNext: FocusTarget | null = null;
+  /** The drafts of the clips not in the panel's fields, by clip id: each is shown again as its clip is opened again. */
+  readonly #drafts = new Map<string, Draft>();
+  /** The last error the panel said on the status line, while it may still be there: a clip opened since takes it off. */
+  #errorSaid: string | null = null;
+  /** Whether leaving the page asks first (beforeunload): set while a draft or bounds typed are unsaved (#guardUnsaved). */
+  #guarding = false;
+  /** The beforeunload handler: the browser asks before the page is left, or reloaded. */
+  readonly #askBeforeLeaving = (e: BeforeUnloadEvent) => {
+    e.preventDefault();
+    e.returnValue = ""; // Chromium before 119 asks only when it is set
+  };
 
   /** Binds the panel's controls, the clip list's keys and Escape on the plot (the page calls refresh when it is back from another tab). */
   constructor(host: ClipPanelHost) {
@@ -220,6 +274,9 @@ export class ClipPanel {
       this.close(true);
     });
     $("clip-list").addEventListener("keydown", (e) => this.#listKey(e));
+    // Whatever is typed in the panel (a note, a tag, bounds) may start or end a draft.
+    panel.addEventListener("input", () => this.#guardUnsaved());
+    panel.addEventListener("change", () => this.#guardUnsaved());
     $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && this.#selectedId) this.close(false); });
   }
 
@@ -252,7 +309,7 @@ export class ClipPanel {
     const current = ul.querySelector<HTMLButtonElement>("button[tabindex='0']")?.dataset.clipId;
     const stop = [this.#selectedId, focused, current].find((id) => id && shown.some((c) => c.id === id)) ?? shown[0]?.id;
     ul.replaceChildren(...shown.map((c) => {
-      const button = el("button", "", `${bounds(c)}${c.features.length ? ` · ${c.features.length} features` : ""}`);
+      const button = el("button", "", `${this.#bounds(c)}${c.features.length ? ` · ${c.features.length} features` : ""}`);
       button.dataset.clipId = c.id;
       button.tabIndex = c.id === stop ? 0 : -1;
       button.setAttribute("aria-pressed", String(c.id === this.#selectedId));
@@ -277,7 +334,12 @@ export class ClipPanel {
    * clip the page has just shown (created).
    */
   async open(id: string, from: HTMLElement | null, announce = true): Promise<void> {
-    if (id !== this.#selectedId) {
+    const another = id !== this.#selectedId;
+    if (another) {
+      // The note and tag typed are the previous clip's (kept until it is opened again); this one's own are shown.
+      if (this.#selectedId) this.#keepDraft(this.#selectedId);
+      this.#fillDraft(this.#drafts.get(id) ?? NO_DRAFT);
+      this.#drafts.delete(id);
       this.#filled = null;
       this.#editor = null;
       this.#hiddenNotes = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
@@ -308,7 +370,8 @@ export class ClipPanel {
       const status = (err as { status?: number }).status;
       if (status === 404) {
         this.close(false);
-        this.#host.setStatus(`the clip selected no longer exists: it was deleted (elsewhere)`, true);
+        this.#forgetDraft(id); // nothing to save it on
+        this.#say(`the clip selected no longer exists: it was deleted (elsewhere)`, true);
         this.#host.deleted(id);
       } else void this.#fail("the clip cannot be shown", err as Error);
       return;
@@ -320,17 +383,21 @@ export class ClipPanel {
     this.#hiddenNotes = { archived, trashed };
     this.#show(clip);
     if (announce && !fetched) this.#host.shown(clip);
+    if (another) this.#clearError(); // a clip opened (or made) since: the error was of something before
   }
 
   /** Closes the panel, nothing selected; `refocus`: the focus goes back where the panel was opened from. */
   close(refocus: boolean) {
     this.#loads.cancel();
+    if (this.#selectedId) this.#keepDraft(this.#selectedId);
+    this.#fillDraft(NO_DRAFT);
     const back = this.#returnTo;
     this.#selectedId = null;
     this.#clip = null;
     this.#returnTo = null;
     $("clip-panel").hidden = true;
     this.#mark();
+    this.#guardUnsaved();
     if (refocus) (back?.isConnected ? back : this.#listButton() ?? $("plot")).focus();
   }
 
@@ -374,13 +441,14 @@ export class ClipPanel {
     const panel = $("clip-panel");
     panel.hidden = false;
     panel.dataset.clipId = clip.id;
-    $("clip-panel-title").textContent = `Clip ${bounds(clip, 4)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
+    $("clip-panel-title").textContent = `Clip ${this.#bounds(clip)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
     const values = JSON.stringify(BOUND_NAMES.map((name) => clip[name]));
     if (values !== this.#filled?.values) {
       const shown = boundTexts(clip, this.#host.recording()!); // a clip is shown in the recording open
       for (const name of BOUND_NAMES) $<HTMLInputElement>(BOUND_FIELDS[name]).value = shown[name];
       this.#filled = { values, shown };
     }
+    this.#guardUnsaved();
     // Only what the API lets the user do is offered (another member clicked Move or Delete, and got a 403).
     const writable = this.#writable(clip);
     const writes = writable && mayWrite(this.#me), changes = writable && mayChangeWorkOf(this.#me, clip.created_by);
@@ -558,17 +626,20 @@ export class ClipPanel {
       this.#host.conflicted();
       this.refresh();
     }
-    this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
+    this.#say(`${what}: ${err.message}${hint}`, true);
   }
 
   /**
-   * Moves the clip to the bounds typed (PATCH /v1/clips/{id}): its times, and its band — an empty
-   * frequency field removes that bound. The server checks them against each other and the recording.
+   * Moves the clip to the bounds typed (PATCH /v1/clips/{id}): the fields edited alone, each with
+   * its value as the panel read it (`expected`) — an empty frequency field removes that bound. The
+   * server checks them against each other and the recording, and against the clip as it is: one
+   * another moved meanwhile is said (#movedMeanwhile), not overwritten. The panel sent all four,
+   * those not edited as it had read them, and reverted another's move of them unseen.
    */
   async #move() {
     const clip = this.#clip;
     if (!clip) return;
-    const inputs = Object.fromEntries(BOUND_NAMES.map((name) => [name, $<HTMLInputElement>(BOUND_FIELDS[name])])) as Record<BoundName, HTMLInputElement>;
+    const inputs = boundInputs();
     const { start_time: start, end_time: end, low_freq: low, high_freq: high } = inputs;
     for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
     const empty = [start, end].find((i) => !Number.isFinite(i.valueAsNumber));
@@ -576,27 +647,137 @@ export class ClipPanel {
     const unreadable = [low, high].find((i) => i.value === "" && i.validity.badInput);
     if (empty || unreadable) {
       (empty ?? unreadable)!.setAttribute("aria-invalid", "true");
-      this.#host.setStatus(`clip not moved: ${empty ? `${empty === start ? "start" : "end"} must be a number of seconds` : `${unreadable === low ? "low" : "high"} must be a number of Hz, or empty for none`}`, true);
+      this.#say(`clip not moved: ${empty ? `${empty === start ? "start" : "end"} must be a number of seconds` : `${unreadable === low ? "low" : "high"} must be a number of Hz, or empty for none`}`, true);
       return;
     }
-    // A field as it was filled holds the bound rounded: the clip's own is sent, or Move unedited
-    // moved the clip by the rounding (an empty frequency field removes that bound).
-    const typed = (name: BoundName) => {
-      const input = inputs[name];
-      return input.value === this.#filled?.shown[name] ? clip[name] : input.value === "" ? null : input.valueAsNumber;
+    // A field as it was filled holds the bound rounded, and is not sent: Move unedited moved the
+    // clip by the rounding.
+    const edited = this.#boundsEdited();
+    if (!edited.length) {
+      this.#say("clip not moved: no bound was edited");
+      return;
+    }
+    const body = {
+      ...Object.fromEntries(edited.map((name) => [name, inputs[name].value === "" ? null : inputs[name].valueAsNumber])),
+      expected: Object.fromEntries(edited.map((name) => [name, clip[name]])),
     };
     try {
-      const body = Object.fromEntries(BOUND_NAMES.map((name) => [name, typed(name)]));
-      const moved = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify(body) });
+      const moved = await this.#host.api<PanelClip & { stale_feature_values_removed: number }>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify(body) });
       if (this.#selectedId !== moved.id) return;
       this.#show(moved);
-      this.#host.moved(moved);
-      // The API keeps a clip's feature values as they are when it moves.
-      this.#host.setStatus(`clip moved to ${bounds(moved)}${moved.features.length ? ": its feature values are still those of its bounds before" : ""}`);
+      this.#host.moved(moved, BOUND_NAMES.some((name) => moved[name] !== clip[name]));
+      const stale = moved.stale_feature_values_removed;
+      this.#say(`clip moved to ${this.#bounds(moved)}${stale ? `: ${stale} feature value${stale === 1 ? "" : "s"} computed for its bounds before removed, computed again` : ""}`);
     } catch (err) {
-      for (const f of (err as { fields?: { field: string }[] }).fields ?? []) (Object.entries(inputs).find(([name]) => f.field.endsWith(name))?.[1] ?? end).setAttribute("aria-invalid", "true");
+      const fields = (err as { fields?: { field: string }[] }).fields ?? [];
+      const meanwhile = fields.map((f) => /^expected\.(\w+)$/.exec(f.field)?.[1]).filter((name): name is BoundName => BOUND_NAMES.includes(name as BoundName));
+      if (meanwhile.length) return this.#movedMeanwhile(clip, edited, meanwhile);
+      for (const f of fields) (Object.entries(inputs).find(([name]) => f.field.endsWith(name))?.[1] ?? end).setAttribute("aria-invalid", "true");
       void this.#fail("clip not moved", err as Error);
     }
+  }
+
+  /**
+   * A move refused (409) because another moved bounds `changed` of clip `read` since the panel
+   * read them: the clip is shown as it is now, the bounds the user edited (`edited`) kept as typed
+   * — Move again applies them over the bounds now known — and the status line says what changed.
+   */
+  async #movedMeanwhile(read: PanelClip, edited: BoundName[], changed: BoundName[]) {
+    const inputs = boundInputs();
+    const typed = edited.map((name) => [name, inputs[name].value] as const);
+    await this.open(read.id, this.#returnTo, false);
+    const now = this.#clip;
+    if (this.#selectedId !== read.id || now?.id !== read.id) return;
+    for (const [name, text] of typed) inputs[name].value = text;
+    for (const name of changed) inputs[name].setAttribute("aria-invalid", "true");
+    const what = changed.map((name) => `its ${BOUND_WORDS[name]} was moved meanwhile by another (${boundValue(name, now[name])} now, ${boundValue(name, read[name])} as read)`).join("; ");
+    const edits = typed.length === 1 ? "your edit kept: Move clip again to apply it" : "your edits kept: Move clip again to apply them";
+    this.#say(`clip not moved: ${what} — the fields show the clip as it is now, with ${edits}`, true);
+    this.#guardUnsaved();
+  }
+
+  /** The bound fields the user edited: those no longer showing what they were filled with. */
+  #boundsEdited(): BoundName[] {
+    const filled = this.#filled;
+    if (!filled) return [];
+    const inputs = boundInputs();
+    return BOUND_NAMES.filter((name) => inputs[name].value !== filled.shown[name]);
+  }
+
+  /** A clip's bounds as the panel says them: the times to the digits that tell it apart in the recording open (timeRangeText). */
+  #bounds(c: Pick<ListedClip, BoundName>): string {
+    return bounds(c, this.#host.recording());
+  }
+
+  /** Writes the status line (`error`: in red), remembering an error said (#clearError). */
+  #say(text: string, error = false) {
+    this.#host.setStatus(text, error);
+    this.#errorSaid = error ? text : null;
+  }
+
+  /** Takes the panel's last error off the status line, if it is still there: a later success (a clip opened) follows it. It stayed, red, over the clip made next. */
+  #clearError() {
+    if (this.#errorSaid !== null && $("status").textContent === this.#errorSaid) this.#host.setStatus("");
+    this.#errorSaid = null;
+  }
+
+  /** The note and tag fields as typed. */
+  #typed(): Draft {
+    return {
+      note: $<HTMLTextAreaElement>("clip-panel-note").value, issue: $<HTMLInputElement>("clip-panel-issue").checked,
+      tagKey: $<HTMLInputElement>("clip-panel-tag-key").value, tagValue: $<HTMLInputElement>("clip-panel-tag-value").value,
+    };
+  }
+
+  /** Puts draft `d` in the note and tag fields. */
+  #fillDraft(d: Draft) {
+    $<HTMLTextAreaElement>("clip-panel-note").value = d.note;
+    $<HTMLInputElement>("clip-panel-issue").checked = d.issue;
+    $<HTMLInputElement>("clip-panel-tag-key").value = d.tagKey;
+    $<HTMLInputElement>("clip-panel-tag-value").value = d.tagValue;
+  }
+
+  /** Keeps what the note and tag fields hold as clip `id`'s draft (none, if they are empty). */
+  #keepDraft(id: string) {
+    const d = this.#typed();
+    if (isEmpty(d)) this.#drafts.delete(id);
+    else this.#drafts.set(id, d);
+  }
+
+  /** Drops clip `id`'s draft: the clip is gone. */
+  #forgetDraft(id: string) {
+    this.#drafts.delete(id);
+    this.#guardUnsaved();
+  }
+
+  /** Changes clip `id`'s draft by `change` (what was saved taken out of it): in the fields if it is the clip shown, else where it is kept. */
+  #draftSaved(id: string, change: (d: Draft) => Draft) {
+    if (this.#selectedId === id) this.#fillDraft(change(this.#typed()));
+    else {
+      const kept = this.#drafts.get(id);
+      if (kept) this.#drafts.set(id, change(kept));
+      if (kept && isEmpty(this.#drafts.get(id)!)) this.#drafts.delete(id);
+    }
+    this.#guardUnsaved();
+  }
+
+  /** Whether anything typed would be lost with the page: a draft of the clip shown or of another (holdsWork), or bounds edited and not moved. */
+  #unsaved(): boolean {
+    if (this.#selectedId !== null && (holdsWork(this.#typed()) || this.#boundsEdited().length > 0)) return true;
+    return [...this.#drafts.values()].some(holdsWork);
+  }
+
+  /**
+   * Has the browser ask before the page is left or reloaded (beforeunload) while something typed is
+   * unsaved (#unsaved), and only then: a page with the handler set is kept out of the
+   * back-forward cache, and one always asking is a question nobody reads.
+   */
+  #guardUnsaved() {
+    const unsaved = this.#unsaved();
+    if (unsaved === this.#guarding) return;
+    this.#guarding = unsaved;
+    if (unsaved) window.addEventListener("beforeunload", this.#askBeforeLeaving);
+    else window.removeEventListener("beforeunload", this.#askBeforeLeaving);
   }
 
   /** Tags the clip with the key and value typed (POST /v1/clips/{id}/tags: the tag is created if new); the value field is emptied for the next. */
@@ -606,16 +787,16 @@ export class ClipPanel {
     const key = $<HTMLInputElement>("clip-panel-tag-key"), value = $<HTMLInputElement>("clip-panel-tag-value");
     const tag = { key: key.value.trim(), value: value.value.trim() };
     if (!tag.key || !tag.value) {
-      this.#host.setStatus("tag not added: a tag needs a key and a value", true);
+      this.#say("tag not added: a tag needs a key and a value", true);
       (tag.key ? value : key).focus();
       return;
     }
     try {
       const tagged = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}/tags`, { method: "POST", body: JSON.stringify(tag) });
+      this.#draftSaved(clip.id, (d) => (d.tagValue.trim() === tag.value ? { ...d, tagValue: "" } : d));
       if (this.#selectedId !== tagged.id) return;
       this.#show(tagged);
-      value.value = "";
-      this.#host.setStatus(`tag ${tagText(tag)} added to clip ${bounds(tagged)}`);
+      this.#say(`tag ${tagText(tag)} added to clip ${this.#bounds(tagged)}`);
     } catch (err) {
       void this.#fail("tag not added", err as Error);
     }
@@ -632,7 +813,7 @@ export class ClipPanel {
       this.#show(untagged);
       const buttons = $("clip-panel-tags").querySelectorAll("button");
       (buttons[Math.min(after, buttons.length - 1)] ?? $("clip-panel-tag-key")).focus();
-      this.#host.setStatus(`tag ${tagText(t)} removed from clip ${bounds(untagged)}`);
+      this.#say(`tag ${tagText(t)} removed from clip ${this.#bounds(untagged)}`);
     } catch (err) {
       void this.#fail("tag not removed", err as Error);
     }
@@ -644,21 +825,22 @@ export class ClipPanel {
     if (!clip) return;
     const text = $<HTMLTextAreaElement>("clip-panel-note"), issue = $<HTMLInputElement>("clip-panel-issue");
     if (!text.value.trim()) {
-      this.#host.setStatus("note not added: write its message first", true);
+      this.#say("note not added: write its message first", true);
       text.focus();
       return;
     }
     let note: Note;
+    const sent = text.value;
     try {
-      note = await this.#host.api<Note>("/v1/notes", { method: "POST", body: JSON.stringify({ clip_id: clip.id, message: text.value, is_issue: issue.checked }) });
+      note = await this.#host.api<Note>("/v1/notes", { method: "POST", body: JSON.stringify({ clip_id: clip.id, message: sent, is_issue: issue.checked }) });
     } catch (err) {
       void this.#fail("note not added", err as Error);
       return;
     }
-    this.#host.setStatus(`${note.is_issue ? "issue" : "note"} added to clip ${bounds(clip)}`);
+    this.#say(`${note.is_issue ? "issue" : "note"} added to clip ${this.#bounds(clip)}`);
+    // Taken out of the clip's draft, wherever it is now (another clip opened meanwhile: kept apart), unless typed on since.
+    this.#draftSaved(clip.id, (d) => (d.note === sent ? { ...d, note: "", issue: false } : d));
     if (this.#selectedId !== clip.id) return;
-    text.value = "";
-    issue.checked = false;
     // The clip as the server has it now, not the note appended to the one shown: the panel closed and
     // opened meanwhile holds none until its fetch answers (the note was said not added, though it was),
     // and a refresh answered meanwhile (the window's focus) holds the note already (it was listed twice).
@@ -713,7 +895,7 @@ export class ClipPanel {
     const clip = this.#clip;
     if (!clip) return;
     if (!text.value.trim()) {
-      this.#host.setStatus("note not saved: write its message first", true);
+      this.#say("note not saved: write its message first", true);
       text.focus();
       return;
     }
@@ -724,7 +906,7 @@ export class ClipPanel {
       return;
     }
     if (this.#editor?.noteId === noteId) this.#editor = null;
-    this.#host.setStatus(`note edited on clip ${bounds(clip)}`);
+    this.#say(`note edited on clip ${this.#bounds(clip)}`);
     await this.#reopen(clip, { noteId, control: "edit" });
   }
 
@@ -746,8 +928,8 @@ export class ClipPanel {
       void this.#fail(`note not ${NOTE_STATE_ACTIONS[action]}`, err as Error);
       return;
     }
-    const on = `on clip ${bounds(clip)}`;
-    this.#host.setStatus({
+    const on = `on clip ${this.#bounds(clip)}`;
+    this.#say({
       archive: `note archived ${on}: read-only, listed under Archived notes`,
       restore: `note restored ${on}`,
       trash: `note trashed ${on}: listed under Trashed notes, to restore until the trash is purged`,
@@ -772,7 +954,7 @@ export class ClipPanel {
     const clip = this.#clip;
     if (!clip) return;
     const what = [clip.tags.length && `${clip.tags.length} tag${clip.tags.length === 1 ? "" : "s"}`, clip.notes.length && `${clip.notes.length} note${clip.notes.length === 1 ? "" : "s"}`].filter(Boolean);
-    if (!confirm(`Delete the clip ${bounds(clip)}${what.length ? ` with its ${what.join(" and ")}` : ""} for good?`)) return;
+    if (!confirm(`Delete the clip ${this.#bounds(clip)}${what.length ? ` with its ${what.join(" and ")}` : ""} for good?`)) return;
     try {
       await this.#host.api<null>(`/v1/clips/${clip.id}`, { method: "DELETE" });
     } catch (err) {
@@ -784,12 +966,13 @@ export class ClipPanel {
     const beside = (item?.nextElementSibling ?? item?.previousElementSibling)?.querySelector<HTMLButtonElement>("button");
     const fromList = this.#returnTo?.closest("#clip-list") != null;
     this.close(false);
+    this.#forgetDraft(clip.id);
     this.#host.deleted(clip.id);
     if (fromList && beside) {
       beside.tabIndex = 0;
       beside.focus();
     } else $("plot").focus();
-    this.#host.setStatus(`clip ${bounds(clip)} deleted`);
+    this.#say(`clip ${this.#bounds(clip)} deleted`);
   }
 
   /**
@@ -861,6 +1044,11 @@ export class ClipPanel {
     }
     return [...uses.values()].sort((a, b) => b.n - a.n).map((u) => u.tag);
   }
+}
+
+/** The panel's fields of a clip's bounds, by bound. */
+function boundInputs(): Record<BoundName, HTMLInputElement> {
+  return Object.fromEntries(BOUND_NAMES.map((name) => [name, $<HTMLInputElement>(BOUND_FIELDS[name])])) as Record<BoundName, HTMLInputElement>;
 }
 
 /** Focuses `target` — a note's control, or an element by id — or, the note gone or its control with it, the new note's field. */

@@ -24,7 +24,7 @@ import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
-import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
+import { bounds, ClipPanel, timeRangeText, type Tag } from "./clip-panel.js";
 import { mayWrite, viewerOnly, type User } from "./access.js";
 
 interface Page<T> { items: T[]; total: number }
@@ -907,7 +907,7 @@ function setClips(fetched: Clip[], window: typeof clipWindow) {
     d.dataset.clipId = c.id;
     d.dataset.start = String(c.start_time);
     d.dataset.end = String(c.end_time);
-    d.title = `clip ${bounds(c)}`;
+    d.title = `clip ${bounds(c, state.recording)}`;
     d.classList.toggle("selected", c.id === clipPanel.selectedId);
     clipBoxes.set(c.id, d);
     layer.append(d);
@@ -1016,7 +1016,7 @@ function showClip(c: Clip, note = "") {
   const features = c.features.length ? featureTable(c.features) : el("p", "", "No features yet.");
   const progress = el("p", "", "");
   progress.id = "clip-job";
-  info.replaceChildren(el("h2", "", `Clip ${bounds(c, 4)} ${note}`), el("code", "", c.id), features, progress);
+  info.replaceChildren(el("h2", "", `Clip ${bounds(c, state.recording)} ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
   select(c.start_time, c.end_time, c.id); // "Play selection" plays the clip shown, "Clip selection" selects it
 }
@@ -1061,7 +1061,7 @@ function drawSelection() {
   const range = selectedRange();
   $<HTMLButtonElement>("play-selection").disabled = !range;
   offerClipCreation();
-  $("selection-range").textContent = range ? `${range[0].toFixed(3)}–${range[1].toFixed(3)} s` : s ? `from ${s.start.toFixed(3)} s (mark its end with ])` : "";
+  $("selection-range").textContent = range ? timeRangeText(range[0], range[1], state.recording) : s ? `from ${s.start.toFixed(4)} s (mark its end with ])` : "";
 }
 
 /**
@@ -1146,7 +1146,7 @@ async function createClip(t0: number, t1: number, band: Band | null, madeFrom: s
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
     const existing = await clipOfRange(start, end, band, madeFrom);
     if (existing) {
-      setStatus(`no clip created: the recording has the clip ${bounds(existing)} already — selected`);
+      setStatus(`no clip created: the recording has the clip ${bounds(existing, state.recording)} already — selected`);
       void clipPanel.open(existing.id, $("plot"));
       return;
     }
@@ -1173,12 +1173,13 @@ const NO_WORKER_HINT_S = 5;
 
 /**
  * Gets a new clip's features computed and shown: an extract_features job for the clip (the
- * panel's parameters, the box's band if it has one), polled until it ends. `sonotile serve`
+ * panel's parameters, the box's band if it has one — "clip" for a box moved: its own bounds, as
+ * the worker reads them), polled until it ends. `sonotile serve`
  * runs jobs on its own worker unless started with --no-worker; then `sonotile worker`
  * processes do, and while none takes the job the page says so. Stops when another clip or
  * recording is shown.
  */
-async function extractClipFeatures(clip: Clip, band: Band | null, note: string) {
+async function extractClipFeatures(clip: Clip, band: Band | "clip" | null, note: string) {
   const progress = () => $("clip-job");
   const stillShown = () => $("clip-info").dataset.clipId === clip.id;
   try {
@@ -2034,7 +2035,14 @@ const clipPanel = new ClipPanel({
   fetchedClips: () => clips,
   recording: () => state.recording,
   shown: (c) => showClip(c),
-  moved: (c) => { putClip(c); if ($("clip-info").dataset.clipId === c.id) showClip(c); },
+  // Bounds changed: the values a job computed of the old ones were removed (PATCH), computed again as for a clip drawn.
+  moved: (c, reshaped) => {
+    putClip(c);
+    if (reshaped) {
+      showClip(c, "(moved)");
+      void extractClipFeatures(c, c.low_freq === null && c.high_freq === null ? null : "clip", "(moved)");
+    } else if ($("clip-info").dataset.clipId === c.id) showClip(c);
+  },
   deleted: (id) => { if ($("clip-info").dataset.clipId === id) showInClipInfo(); void fetchClips(); },
 });
 

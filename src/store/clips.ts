@@ -6,8 +6,8 @@
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, creatorUsername, deleting, inTransaction, writing, given, pageFirst, type Fragment, type KeysetPage, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
-import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
-import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
+import { InvalidError, NotFoundError, conflict, invalid, translating } from "./errors.js";
+import { dropComputedClipFeatureValues, dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
 
@@ -274,24 +274,46 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<KeysetPage
   });
 }
 
+/** A clip's four bounds, as PATCH /v1/clips/{id} changes them. */
+export interface ClipBounds { start_time: number; end_time: number; low_freq: number | null; high_freq: number | null }
+const CLIP_BOUNDS = ["start_time", "end_time", "low_freq", "high_freq"] as const;
+
+/** A clip moved (updateClip): as getClip gives it, with the count of its job-computed feature values removed because its bounds changed. */
+export type MovedClip = Clip & { stale_feature_values_removed: number };
+
 /**
  * Moves a clip's bounds; a bound not given keeps its value, a frequency bound given as null is
  * removed. One transaction with the recording and then the clip locked (assertWritable, the clip
  * FOR UPDATE): two PATCHes of one clip are checked one after the other, each against the bounds
- * the other left, so neither change is lost unseen.
+ * the other left, so neither change is lost unseen. `expected`: the bounds as the caller read
+ * them — one that is no longer the clip's (moved meanwhile by another) is a 409 naming it, nothing
+ * changed: an editor sent the bounds it had read for fields its user never touched, and reverted
+ * another's move unseen. Bounds that change remove the values jobs computed of the clip
+ * (dropComputedClipFeatureValues), counted in the answer.
  */
-export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number; low_freq?: number | null; high_freq?: number | null }): Promise<Clip> {
+export async function updateClip(sql: Sql, id: string, patch: Partial<ClipBounds> & { expected?: Partial<ClipBounds> }): Promise<MovedClip> {
   return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "clips", id, "FOR UPDATE"); // 404 when there is no clip
     const recording = (await lockRecording(tx, { clip_id: id }))!;
-    const [current] = await translating(() => tx`SELECT start_time, end_time, low_freq, high_freq FROM clips WHERE id = ${id}`);
+    const [current] = await translating(() => tx<ClipBounds[]>`SELECT start_time, end_time, low_freq, high_freq FROM clips WHERE id = ${id}`);
+    for (const name of CLIP_BOUNDS) {
+      const expected = patch.expected?.[name];
+      if (expected !== undefined && expected !== current[name]) {
+        throw conflict(`expected.${name}`, `the clip's ${name} is ${current[name] ?? "none"} now, not ${expected ?? "none"} as read: it was moved meanwhile — read it again (GET /v1/clips/${id}) before moving it`);
+      }
+    }
     const start = patch.start_time ?? current.start_time;
     const end = patch.end_time ?? current.end_time;
     checkBounds(start, end, recording, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
     const band: Band = { low_freq: patch.low_freq === undefined ? current.low_freq : patch.low_freq, high_freq: patch.high_freq === undefined ? current.high_freq : patch.high_freq };
     checkBand(band, recording, patch.high_freq === undefined && patch.low_freq !== undefined ? "low_freq" : "high_freq");
-    await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end}, low_freq = ${band.low_freq}, high_freq = ${band.high_freq} WHERE id = ${id}`);
-    return getClip(tx, id);
+    const moved = start !== current.start_time || end !== current.end_time || band.low_freq !== current.low_freq || band.high_freq !== current.high_freq;
+    let stale = 0;
+    if (moved) {
+      await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end}, low_freq = ${band.low_freq}, high_freq = ${band.high_freq} WHERE id = ${id}`);
+      stale = await dropComputedClipFeatureValues(tx, id);
+    }
+    return { ...(await getClip(tx, id)), stale_feature_values_removed: stale };
   }, `clip ${id}`);
 }
 

@@ -150,7 +150,22 @@ export async function dropFeatureValue(tx: Queryable, of: "recording" | "clip", 
  * recording (FOR UPDATE).
  */
 export async function dropComputedFeatureValues(tx: Queryable, recordingId: string): Promise<void> {
-  const computed = () => tx`(v.engine_version IS NOT NULL OR v.run_id IN (SELECT id FROM runs WHERE kind = 'job'))`;
-  await tx`DELETE FROM recording_features v WHERE v.recording_id = ${recordingId} AND ${computed()}`;
-  await tx`DELETE FROM clip_features v USING clips c WHERE c.id = v.clip_id AND c.recording_id = ${recordingId} AND ${computed()}`;
+  await tx`DELETE FROM recording_features v WHERE v.recording_id = ${recordingId} AND ${computedValue(tx)}`;
+  await tx`DELETE FROM clip_features v USING clips c WHERE c.id = v.clip_id AND c.recording_id = ${recordingId} AND ${computedValue(tx)}`;
+}
+
+/**
+ * Removes the feature values jobs computed of clip `clipId` (computedValue), when its time or
+ * frequency bounds change: they are of audio the clip no longer covers (a duration_s of 0.0045 s
+ * was shown and exported for a clip moved to 0.0055 s). Values a client wrote stay, as in
+ * dropComputedFeatureValues. How many were removed. The caller holds the clip (FOR UPDATE).
+ */
+export async function dropComputedClipFeatureValues(tx: Queryable, clipId: string): Promise<number> {
+  const rows = await tx`DELETE FROM clip_features v WHERE v.clip_id = ${clipId} AND ${computedValue(tx)} RETURNING v.clip_id`;
+  return rows.length;
+}
+
+/** SQL: feature value `v` was computed by a job — it carries the engine version that computed it (migration 021), or was written by a job's run (before 0.12). */
+function computedValue(tx: Queryable) {
+  return tx`(v.engine_version IS NOT NULL OR v.run_id IN (SELECT id FROM runs WHERE kind = 'job'))`;
 }

@@ -96,9 +96,18 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch("/clips/:id", {
     schema: {
       summary: "Move a clip's bounds (its creator or an admin)", tags, params: idParams,
-      description: "A field absent keeps its value; `low_freq` or `high_freq` null removes that bound. The result is checked whole: start_time < end_time within the recording, low_freq < high_freq within its Nyquist frequency.",
-      body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional(), ...band }).refine(bandInOrder, { message: "must be > low_freq", path: ["high_freq"] }),
-      response: { 200: clipSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+      description: "A field absent keeps its value; `low_freq` or `high_freq` null removes that bound. The result is checked whole: start_time < end_time within the recording, low_freq < high_freq within its Nyquist frequency. `expected` holds the bounds as the client read them: one of them that is no longer the clip's (another moved it meanwhile) is a 409 naming it (`expected.end_time`), nothing changed — send only the fields the user changed, with their values as read in `expected`, and no one's concurrent change of another field is reverted or overwritten unseen. Bounds that change remove the feature values jobs computed of the clip (of audio it no longer covers; values a client set stay), in the same transaction: `stale_feature_values_removed` counts them, and a job computing the clip meanwhile computes its new bounds instead of writing the old ones (POST /v1/jobs computes them again).",
+      body: z.strictObject({
+        start_time: seconds("Start").optional(), end_time: seconds("End").optional(), ...band,
+        expected: z.strictObject({
+          start_time: z.number({ error: "must be a number of seconds" }).optional(), end_time: z.number({ error: "must be a number of seconds" }).optional(),
+          low_freq: z.number({ error: "must be a number of Hz, or null" }).nullable().optional(), high_freq: z.number({ error: "must be a number of Hz, or null" }).nullable().optional(),
+        }).optional().describe("The clip's bounds as the client read them (GET /v1/clips/{id}), each compared exactly with the clip's now: one that differs is a 409 (moved meanwhile), nothing changed. Absent: none compared"),
+      }).refine(bandInOrder, { message: "must be > low_freq", path: ["high_freq"] }),
+      response: {
+        200: clipSchema.extend({ stale_feature_values_removed: z.number().int().describe("Feature values a job computed of the clip's bounds before, removed as they changed (0 when they did not): computed again by a job (POST /v1/jobs)") }),
+        400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody,
+      },
     },
   }, async (request) => {
     requireCreatorOrAdmin(request, "clip", await getClip(sql, request.params.id), "move", ASK_ITS_CREATOR);
