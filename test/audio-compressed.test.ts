@@ -197,6 +197,31 @@ describe("Ogg pages that begin with a packet continued from the page before (RFC
   });
 });
 
+describe("an Ogg page falsely flagged as continuing a packet (RFC 3533 header type 0x01 with no packet pending)", () => {
+  /** `b` with the page at `at` flagged as continued, its CRC fixed. */
+  const flagged = (b: Uint8Array, at: number) => {
+    const out = b.slice();
+    out[at + 5] |= 0x01;
+    fixOggCrc(out, at);
+    return out;
+  };
+
+  it("ogg_opus.ogg with its only audio page so flagged is refused at open (it decoded to 15736 frames of 16000, exit 0; soundfile refuses)", async () => {
+    const b = flagged(fixture("ogg_opus.ogg"), 871);
+    await expect(openAudio(b)).rejects.toThrow(new AudioFormatError("<buffer>: opus: the first audio page (at byte 871) is flagged as continuing a packet, but the header pages before it end theirs (RFC 7845 §3, Vorbis I spec §A.2: audio begins on a fresh page; a packet lost?)"));
+  });
+
+  it.each(["vorbis", "opus"])("seek_long_%s.ogg with a later page so flagged: refused where decoding reaches it, naming the page", async (codec) => {
+    const original = new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+    const pages = oggPageOffsets(original);
+    // A page from the middle whose page before ends its packets (libsndfile never splits one).
+    const at = pages[Math.floor(pages.length / 2)];
+    const before = pages[Math.floor(pages.length / 2) - 1];
+    expect(original[before + 27 + original[before + 26] - 1]).toBeLessThan(255);
+    expect(await decodeError(flagged(original, at))).toBe(`<buffer>: ogg: corrupt stream: the page at byte ${at} is flagged as continuing a packet from the page before, which ended its packets (RFC 3533 §6: a packet lost?)`);
+  });
+});
+
 describe("Ogg comment headers that span pages (cover art in METADATA_BLOCK_PICTURE)", () => {
   /**
    * A comment header (RFC 7845 §5.2; Vorbis I spec §5.2.1: packet type 3, "vorbis", framing bit)
@@ -410,6 +435,47 @@ describe("an Ogg end-of-stream page whose granule is less than the page before's
     fixOggCrc(file, last);
     await expect(decode(file)).rejects.toThrow(`<buffer>: ${codec}: the stream's last granule position, ${granule}, ${why}: it holds no audio (a corrupt granule position?)`);
     await expect(decode(concatBytes(file, withSerial(original(`seek_long_${codec}`), 5)))).rejects.toThrow(`<buffer>: ${codec}: the chained stream (link) at byte 0's last granule position, ${granule}, ${why}: it holds no audio (a corrupt granule position?)`);
+  });
+});
+
+describe("an Ogg last granule that the file's bytes cannot hold", () => {
+  /** `b` with its last page's granule position `granule`, its CRC fixed. */
+  const withLastGranule = (b: Uint8Array, granule: bigint) => {
+    const out = b.slice();
+    const last = oggPageOffsets(out).at(-1)!;
+    new DataView(out.buffer).setBigInt64(last + 6, granule, true);
+    fixOggCrc(out, last);
+    return out;
+  };
+  /** blocksize_1 of a Vorbis file's identification header (byte 28 of the first packet). */
+  const blocksize1 = (b: Uint8Array) => 2 ** (b[27 + b[26] + 28] >> 4);
+
+  it.each([
+    ["ogg_vorbis.ogg", 2n ** 32n],
+    ["ogg_vorbis.ogg", 2n ** 52n],
+  ])("%s with last granule %i is refused at open naming the granule and the bound (it opened as 74.6 h, and every read failed)", async (name, granule) => {
+    const b = withLastGranule(fixture(name), granule);
+    const bound = b.length * (blocksize1(b) / 2);
+    expect(bound).toBeLessThan(10_000_000); // 1 s of audio in 8614 bytes
+    await expect(openAudio(b)).rejects.toThrow(new AudioFormatError(`<buffer>: vorbis: the stream's last granule position, ${granule}, is more than its ${b.length} bytes can hold: at most ${bound} (a packet of at least 1 byte decodes to at most ${blocksize1(b) / 2} frames (blocksize_1 / 2); a corrupt granule position?)`));
+  });
+
+  it("an Opus stream of many pages, alone and as a chained file's second link: refused naming the granule and the bound", async () => {
+    const one = new Uint8Array(readFileSync(path.join(GOLDEN, "seek_long_opus.ogg")));
+    const bad = withLastGranule(one, 2n ** 40n);
+    await expect(openAudio(bad)).rejects.toThrow(new AudioFormatError(`<buffer>: opus: the stream's last granule position, ${2 ** 40}, is more than its ${one.length} bytes can hold: at most ${one.length * 5760} (a packet of at least 1 byte decodes to at most 5760 samples at 48 kHz (120 ms); a corrupt granule position?)`));
+    await expect(openAudio(concatBytes(one, withSerial(bad, 5)))).rejects.toThrow(new AudioFormatError(`<buffer>: opus: the chained stream (link) at byte ${one.length}'s last granule position, ${2 ** 40}, is more than its ${one.length} bytes can hold: at most ${one.length * 5760} (a packet of at least 1 byte decodes to at most 5760 samples at 48 kHz (120 ms); a corrupt granule position?)`));
+  });
+
+  // ogg_opus.ogg: one audio page (at byte 871) of packets decoding to 48480 samples, granule 48312
+  // (end trimming of 168). soundfile: 48481, 48500, 48792 and 2^32 refused ("file is malformed").
+  it.each([2n ** 32n, 48792n, 48481n])("ogg_opus.ogg, whose only audio page states %i (its packets decode to 48480 samples), is refused as libsndfile refuses it (2^32 read as 16056 frames, its end trim lost)", async (granule) => {
+    const b = withLastGranule(fixture("ogg_opus.ogg"), granule);
+    await expect(openAudio(b)).rejects.toThrow(new AudioFormatError(`<buffer>: opus: the only audio page (at byte 871) states granule position ${granule}, more than the 48480 samples its packets decode to: a stream of one page begins at granule 0, so its granule can only trim its end (RFC 7845 §4.5; a corrupt granule position?)`));
+  });
+
+  it.each([[48312n, 16000], [48480n, 16056], [48479n, 16055], [48312n - 960n, 15680]])("ogg_opus.ogg with its only page's granule %i (end trimming, or none) opens at libsndfile's length %i", async (granule, frames) => {
+    expect((await decode(withLastGranule(fixture("ogg_opus.ogg"), granule))).frames).toBe(frames);
   });
 });
 
@@ -1038,6 +1104,58 @@ describe("Ogg Opus identification header (OpusHead, RFC 7845 §5.1) that lies", 
     ["a mapping entry past the decoded channels", withTable(1, 2, [1, 0, 0, 7]), "opus: OpusHead maps output channel 1 to decoded channel 7, but 1 stream(s) with 0 coupled decode 1 (RFC 7845 §5.1.1)"],
   ])("a mapping table with %s is refused at open", async (_label, bad, message) => {
     expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+  });
+});
+
+describe("Opus Output Gain (OpusHead bytes 16–17, Q7.8 dB, RFC 7845 §5.1)", () => {
+  const gains = JSON.parse(readFileSync(path.join(GOLDEN, "opus_gain.json"), "utf8"));
+  /** `b`'s OpusHead (the first packet of its first page) with Output Gain `gain`, its CRC fixed. */
+  const withGain = (b: Uint8Array, gain: number) => {
+    const out = b.slice();
+    new DataView(out.buffer).setInt16(27 + out[26] + 16, gain, true);
+    fixOggCrc(out, 0);
+    return out;
+  };
+
+  it.each([1536, -1536, -7680])("gain %i is applied to the decoded samples as libsndfile applies it (10^(g/5120)), whole and from a fresh reader", async (gain) => {
+    // Was ignored: +6 dB decoded at peak 1.0 where libsndfile gives 1.995.
+    const g = gains[String(gain)];
+    const plain = await decode(path.join(FORMATS, "ogg_opus.ogg"));
+    const bytes = withGain(fixture("ogg_opus.ogg"), gain);
+    const got = await decode(bytes);
+    expect(got.frames).toBe(g.frames);
+    const factor = 10 ** (gain / 5120);
+    // Lossy: libsndfile's libopus and this WebAssembly build agree to rounding (2e-3 at unit gain).
+    expect(Math.abs(Math.max(...got.data[0].map(Math.abs)) - g.peak)).toBeLessThan(2e-3 * factor);
+    g.positions.forEach((p: number, i: number) => expect(Math.abs(got.data[0][p] - g.values[i]), `frame ${p}`).toBeLessThan(2e-3 * factor));
+    // Exactly the ungained decode times the gain, in float32.
+    expect(maxAbsDiff(got.data[0], plain.data[0].map((v) => v * factor))).toBeLessThan(1e-6 * factor);
+    const reader = await openAudio(bytes, { blockFrames: 1000 });
+    try {
+      expect(maxAbsDiff(await reader.read(0, 12_000, 3000), got.data[0].subarray(12_000, 15_000))).toBeLessThan(1e-6 * factor);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("in a chained file each link's own gain applies to its samples, also from a fresh reader that seeks into the second link", async () => {
+    const one = new Uint8Array(readFileSync(path.join(GOLDEN, "seek_long_opus.ogg")));
+    const plain = await decode(one);
+    const chain = concatBytes(one, withSerial(withGain(one, -1536), 9));
+    const whole = await decode(chain);
+    const factor = 10 ** (-1536 / 5120);
+    expect(whole.frames).toBe(2 * plain.frames);
+    for (let c = 0; c < 2; c++) {
+      expect(whole.data[c].subarray(0, plain.frames)).toEqual(plain.data[c]);
+      expect(maxAbsDiff(whole.data[c].subarray(plain.frames), plain.data[c].map((v) => v * factor))).toBeLessThan(1e-6);
+    }
+    const start = plain.frames + 150_000;
+    const reader = await openAudio(chain, { blockFrames: 4096 });
+    try {
+      expect(maxAbsDiff(await reader.read(1, start, 5000), whole.data[1].subarray(start, start + 5000))).toBeLessThan(1e-6);
+    } finally {
+      await reader.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
@@ -15,6 +15,8 @@ import { parseRiff } from "../src/audio/riff.js";
 import { parseMpegHeader } from "../src/audio/mp3seek.js";
 import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames, verbatimFlac, withSerial } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
+import { RecordingSpectrogram } from "../src/engine/recording.js";
+import { runSonotile } from "./cli-helpers.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
 const fixture = (name: string) => new Uint8Array(readFileSync(path.join(FORMATS, name)));
@@ -75,6 +77,42 @@ function extensibleWav(guid: Uint8Array): Uint8Array {
 }
 
 
+describe("ADPCM headers whose samples per block is not what a block holds (libsndfile refuses them)", () => {
+  // fmt chunk fields: block align u16 and samples per block u16 at bytes 12 and 18 of its body —
+  // WAV: bytes 32 and 38; Wave64 (fmt body at 64): bytes 76 and 82. The fixtures: mono, blocks of
+  // 512 bytes holding 1017 (IMA: (512/1 − 4)·2 + 1) or 1012 (MS: (512 − 7)·2/1 + 2) samples, 8192
+  // bytes of sample data. Each decoded before to a few frames per block (16 or 32 in all), exit 0.
+  const edited = (name: string, at: number, value: number) => patched(fixture(name), (v) => v.setUint16(at, value, true));
+  it.each([
+    ["wav_ima_adpcm.wav", 38, 1, "wav: IMA ADPCM samples per block 1 does not match block align 512, whose blocks hold 1017 ((512/1 − 4)·2 + 1; corrupt header?)"],
+    ["wav_ima_adpcm.wav", 38, 1009, "wav: IMA ADPCM samples per block 1009 does not match block align 512, whose blocks hold 1017 ((512/1 − 4)·2 + 1; corrupt header?)"],
+    ["wav_ima_adpcm.wav", 32, 1024, "wav: IMA ADPCM samples per block 1017 does not match block align 1024, whose blocks hold 2041 ((1024/1 − 4)·2 + 1; corrupt header?)"],
+    ["wav_ms_adpcm.wav", 38, 2, "wav: MS ADPCM samples per block 2 does not match block align 512, whose blocks hold 1012 ((512 − 7·1)·2/1 + 2; corrupt header?)"],
+    ["wav_ms_adpcm.wav", 32, 65535, "wav: MS ADPCM samples per block 1012 does not match block align 65535, whose blocks hold 131058 ((65535 − 7·1)·2/1 + 2; corrupt header?)"],
+    ["w64_ima_adpcm.w64", 82, 1, "w64: IMA ADPCM samples per block 1 does not match block align 512, whose blocks hold 1017 ((512/1 − 4)·2 + 1; corrupt header?)"],
+    ["w64_ms_adpcm.w64", 82, 2, "w64: MS ADPCM samples per block 2 does not match block align 512, whose blocks hold 1012 ((512 − 7·1)·2/1 + 2; corrupt header?)"],
+  ])("%s with the u16 at byte %i set to %i is refused at open", async (name, at, value, message) => {
+    await expect(openAudio(edited(name, at, value))).rejects.toThrow(new AudioFormatError(`<buffer>: ${message}`));
+  });
+
+  it.each([
+    ["wav_ima_adpcm.wav", 32, 38, 16384, 32761, "IMA"],
+    ["wav_ms_adpcm.wav", 32, 38, 16384, 32756, "MS"],
+    ["w64_ima_adpcm.w64", 76, 82, 8196, 16385, "IMA"],
+  ])("%s with blocks larger than all its sample data (block align at byte %i, samples per block at %i: %i, %i) is refused naming both", async (name, alignAt, spbAt, align, spb, codec) => {
+    // libsndfile reads 32761 frames from the IMA file (a block's worth past its data) and 0 from the MS one.
+    const b = patched(fixture(name), (v) => {
+      v.setUint16(alignAt, align, true);
+      v.setUint16(spbAt, spb, true);
+    });
+    await expect(openAudio(b)).rejects.toThrow(new AudioFormatError(`<buffer>: ${name.slice(0, 3)}: ${codec} ADPCM block align ${align} is more than all the sample data, 8192 bytes: not one whole block (corrupt header?)`));
+  });
+
+  it("the fixtures as they are still decode at their lengths", async () => {
+    for (const [name, frames] of [["wav_ima_adpcm.wav", 16272], ["wav_ms_adpcm.wav", 16192], ["w64_ima_adpcm.w64", 16272], ["w64_ms_adpcm.w64", 16192]] as const) expect((await decode(fixture(name))).frames, name).toBe(frames);
+  });
+});
+
 describe("malformed files are rejected with a message naming the problem", () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ["empty file", new Uint8Array(0), /empty/],
@@ -97,7 +135,7 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["AIFF sample rate +infinity", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate Infinity$/],
     ["AIFF sample rate NaN", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate NaN$/],
     ["AIFF unknown compression", patched(fixture("aiff_ulaw.aiff"), (_, b) => b.set([0x61, 0x62, 0x63, 0x64], 0x32)), /unsupported AIFC compression type 'abcd'/],
-    ["MS ADPCM samples per block beyond the block", patched(fixture("wav_ms_adpcm.wav"), (v) => v.setUint16(38, 4000, true)), /samples per block 4000 does not fit block align 512/],
+    ["MS ADPCM samples per block beyond the block", patched(fixture("wav_ms_adpcm.wav"), (v) => v.setUint16(38, 4000, true)), /samples per block 4000 does not match block align 512, whose blocks hold 1012/],
     ["FLAC truncated", fixture("flac_pcm_16.flac").subarray(0, 9000), /stream ends at frame 4096, the header says 16000/],
     ["FLAC STREAMINFO length far beyond the stream", patched(fixture("flac_pcm_16.flac"), (_, b) => b.set([(b[21] & 0xf0) | 0x0f, 0xff, 0xff, 0xff, 0xff], 21)) /* 36-bit total samples */, /stream ends at frame 16000, the header says 68719476735/],
     // Cut to their first 2 %: the headers and no whole audio page or frame (libsndfile refuses these too).
@@ -765,5 +803,82 @@ describe("fuzz: mutated headers and random bytes give AudioFormatError or a cons
       bytes.set(rest, head.length);
       await decodesOrRejects(bytes);
     }), { numRuns: 1000 });
+  });
+});
+
+describe("decode() of a recording longer than one Float32Array holds", () => {
+  it("a real (sparse) RF64 of 6·10^9 frames is refused before allocating, naming the file, its frames, the limit and the streaming API (it was a bare RangeError: Invalid typed array length)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-huge-"));
+    try {
+      const frames = 6_000_000_000;
+      const file = path.join(dir, "huge.rf64");
+      // RF64: ds64 with the 64-bit sizes, fmt of 8-bit mono at 16 kHz, a data chunk of 0xFFFFFFFF; the data a hole (no disk used).
+      const h = Buffer.alloc(80);
+      h.write("RF64", 0);
+      h.writeUInt32LE(0xffffffff, 4);
+      h.write("WAVEds64", 8);
+      h.writeUInt32LE(28, 16);
+      h.writeBigUInt64LE(BigInt(frames + 72), 20);
+      h.writeBigUInt64LE(BigInt(frames), 28);
+      h.writeBigUInt64LE(BigInt(frames), 36);
+      h.write("fmt ", 48);
+      h.writeUInt32LE(16, 52);
+      [1, 1].forEach((x, i) => h.writeUInt16LE(x, 56 + 2 * i));
+      h.writeUInt32LE(16000, 60);
+      h.writeUInt32LE(16000, 64);
+      [1, 8].forEach((x, i) => h.writeUInt16LE(x, 68 + 2 * i));
+      h.write("data", 72);
+      h.writeUInt32LE(0xffffffff, 76);
+      writeFileSync(file, h);
+      truncateSync(file, h.length + frames);
+      const reader = await openAudio(file);
+      try {
+        expect(reader.info.frames).toBe(frames); // the streaming API reads it
+        expect(await reader.read(0, frames - 3, 10)).toEqual(new Float32Array(3).fill(-1)); // 8-bit PCM is unsigned: 0 is -1
+      } finally {
+        await reader.close();
+      }
+      const message = `${file}: 6000000000 frames a channel, more than one Float32Array holds (4294967296): decode() returns whole channels; read this recording piece by piece with openAudio(path).read(channel, start, count) (or wrap samples in samplesReader)`;
+      await expect(decode(file)).rejects.toThrow(new RangeError(message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a recording whose sample rate is too low for the window (a WAV header saying 1–7 Hz)", () => {
+  // wav_pcm_16.wav (16000 frames) with its rate field (byte 24) 7: 25 ms gives 0 samples. Was
+  // `window_size (--window-size): gives 0 samples at 7 Hz; needs at least 2`, exit 2, naming no file.
+  it("the CLI names window_size, the file, its rate and the least window that works (exit 2); that window works; a recording of 1 frame is the file's fault (exit 1)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-rate7-"));
+    try {
+      const file = path.join(dir, "rate7.wav");
+      writeFileSync(file, patched(WAV, (v) => v.setUint32(24, 7, true)));
+      const out = path.join(dir, "s.npy");
+      const refused = await runSonotile(["spectrogram", file, "-o", out]);
+      expect(refused).toEqual({ code: 2, stdout: "", stderr: `sonotile spectrogram: window_size (--window-size): gives 0 samples at 7 Hz, the rate of ${file}; needs at least 2 (window_size 0.286 s or more at that rate)\n` });
+      expect((await runSonotile(["spectrogram", file, "-o", out, "--window-size", "0.286"])).code).toBe(0);
+      const one = path.join(dir, "one-frame.wav");
+      writeFileSync(one, patched(WAV.subarray(0, 46), (v) => {
+        v.setUint32(4, 38, true);
+        v.setUint32(24, 7, true);
+        v.setUint32(40, 2, true);
+      }));
+      expect(await runSonotile(["spectrogram", one, "-o", out])).toEqual({ code: 1, stdout: "", stderr: `sonotile spectrogram: ${one}: 1 frame at 7 Hz: no spectrogram window fits in it (a window needs at least 2 samples)\n` });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("RecordingSpectrogram names the recording by its `name` option (else \"the recording\")", async () => {
+    const reader = await openAudio(patched(WAV, (v) => v.setUint32(24, 7, true)));
+    try {
+      const message = (name: string) => `window_size: gives 0 samples at 7 Hz, the rate of ${name}; needs at least 2 (window_size 0.286 s or more at that rate)`;
+      expect(() => new RecordingSpectrogram(reader, {})).toThrow(message("the recording"));
+      expect(() => new RecordingSpectrogram(reader, {}, { name: "x.wav" })).toThrow(message("x.wav"));
+      expect(() => new RecordingSpectrogram(reader, { window_size: 0.286 }, { name: "x.wav" }).dispose()).not.toThrow();
+    } finally {
+      await reader.close();
+    }
   });
 });

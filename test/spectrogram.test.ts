@@ -512,7 +512,7 @@ describe("spectrogram() of one signal", () => {
     await expect(library.openAudio(wav, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, cacheBlocks?, blockingReads?, exactPath? }), got null"));
     const reader = library.samplesReader([x], 8000);
     await expect(library.spectrogramOfRecording(reader, {}, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ start?, end?, timeExpansion? }), got null"));
-    expect(() => new library.RecordingSpectrogram(reader, {}, null as never)).toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
+    expect(() => new library.RecordingSpectrogram(reader, {}, null as never)).toThrow(new TypeError("options: must be an object ({ timeExpansion?, name? }), got null"));
     await expect(library.spectrogramOfRecording(null as never)).rejects.toThrow(new TypeError("reader: must be an AudioReader (from openAudio or samplesReader), got null"));
     expect(() => new library.RecordingSpectrogram(wav as never)).toThrow(new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got string ${JSON.stringify(wav.length > 40 ? `${wav.slice(0, 40)}…` : wav)}`));
   });
@@ -523,7 +523,7 @@ describe("spectrogram() of one signal", () => {
     const unknown = (key: string, known: string) => new TypeError(`options: unknown option ${key}; the known ones are ${known}`);
     await expect(library.decode(wav, { timeexpansion: 2 } as never)).rejects.toThrow(unknown("timeexpansion", "timeExpansion"));
     await expect(library.spectrogramOfRecording(reader, {}, { Start: 0.5 } as never)).rejects.toThrow(unknown("Start", "start, end, timeExpansion"));
-    expect(() => new library.RecordingSpectrogram(reader, {}, { timeexpansion: 2 } as never)).toThrow(unknown("timeexpansion", "timeExpansion"));
+    expect(() => new library.RecordingSpectrogram(reader, {}, { timeexpansion: 2 } as never)).toThrow(unknown("timeexpansion", "timeExpansion, name"));
     expect(() => spectrogram(x, 8000, {}, { outptu: new Float32Array(1) } as never)).toThrow(unknown("outptu", "output"));
     await expect(library.openAudio(wav, { blockframes: 5 } as never)).rejects.toThrow(unknown("blockframes", "blockFrames, cacheBlocks, blockingReads, exactPath"));
     expect(() => new library.TilePool({ thread: 1 } as never)).toThrow(/^options: unknown option thread; the known ones are threads, maxQueue, /);

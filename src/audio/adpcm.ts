@@ -155,8 +155,22 @@ function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlock: num
   };
 }
 
-/** Reads the ADPCM parameters of a WAV `fmt ` chunk and checks them against the block size. */
-export function adpcmCodecFromWaveFormat(fmt: WaveFormat, container: string): { codec: BlockCodec; encoding: string; bits: number | null } {
+/** Refuses an ADPCM block larger than all the sample data, `dataBytes` (see adpcmCodecFromWaveFormat). */
+function checkBlockWithinData(container: string, name: string, blockAlign: number, dataBytes: number): void {
+  if (dataBytes > 0 && blockAlign > dataBytes)
+    throw new AudioFormatError(`${container}: ${name} block align ${blockAlign} is more than all the sample data, ${dataBytes} bytes: not one whole block (corrupt header?)`);
+}
+
+/**
+ * Reads the ADPCM parameters of a WAV `fmt ` chunk and checks them against the block size and the
+ * `dataBytes` of sample data. Samples per block must be what a block holds, as libsndfile requires
+ * (ima_adpcm.c, ms_adpcm.c: "samplesperblock should be …"): a smaller count had each block decode
+ * to its first few samples (1 or 2 a block: 16 or 32 frames in all) with no error, a larger one
+ * would read past the block. A block larger than all the sample data (but no data at all: an
+ * empty recording) is not one whole block: libsndfile read an IMA block's worth past the data, and
+ * nothing from an MS one.
+ */
+export function adpcmCodecFromWaveFormat(fmt: WaveFormat, container: string, dataBytes: number): { codec: BlockCodec; encoding: string; bits: number | null } {
   const { tag, channels, blockAlign, raw } = fmt;
   const name = tag === 0x11 ? "IMA ADPCM" : "MS ADPCM";
   if (blockAlign > LIMITS.maxBlockBytes) throw new AudioFormatError(`${container}: ${name} block align ${blockAlign} is implausible`);
@@ -167,14 +181,17 @@ export function adpcmCodecFromWaveFormat(fmt: WaveFormat, container: string): { 
     if (blockAlign <= header || (blockAlign - header) % header !== 0)
       throw new AudioFormatError(`${container}: IMA ADPCM block align ${blockAlign} is not a whole number of 4-byte groups for ${channels} channel(s)`);
     const capacity = (2 * (blockAlign - header)) / channels + 1;
-    if (samplesPerBlock < 1 || samplesPerBlock > capacity)
-      throw new AudioFormatError(`${container}: IMA ADPCM samples per block ${samplesPerBlock} does not fit block align ${blockAlign} (at most ${capacity})`);
+    if (samplesPerBlock !== capacity)
+      throw new AudioFormatError(`${container}: IMA ADPCM samples per block ${samplesPerBlock} does not match block align ${blockAlign}, whose blocks hold ${capacity} ((${blockAlign}/${channels} − 4)·2 + 1; corrupt header?)`);
+    checkBlockWithinData(container, name, blockAlign, dataBytes);
     return { codec: imaWavCodec(channels, blockAlign, samplesPerBlock), encoding: "ima_adpcm", bits: 4 };
   }
   if (channels > 2) throw new AudioFormatError(`${container}: MS ADPCM with ${channels} channels (1 or 2 supported)`);
   const header = 7 * channels;
-  const capacity = blockAlign > header ? Math.floor((2 * (blockAlign - header)) / channels) + 2 : 0;
-  if (samplesPerBlock < 2 || samplesPerBlock > capacity)
-    throw new AudioFormatError(`${container}: MS ADPCM samples per block ${samplesPerBlock} does not fit block align ${blockAlign} (at most ${capacity})`);
+  if (blockAlign <= header) throw new AudioFormatError(`${container}: MS ADPCM block align ${blockAlign} leaves no room for samples after the ${header}-byte block header of ${channels} channel(s)`);
+  const capacity = Math.floor((2 * (blockAlign - header)) / channels) + 2;
+  if (samplesPerBlock !== capacity)
+    throw new AudioFormatError(`${container}: MS ADPCM samples per block ${samplesPerBlock} does not match block align ${blockAlign}, whose blocks hold ${capacity} ((${blockAlign} − 7·${channels})·2/${channels} + 2; corrupt header?)`);
+  checkBlockWithinData(container, name, blockAlign, dataBytes);
   return { codec: msAdpcmCodec(channels, blockAlign, samplesPerBlock), encoding: "ms_adpcm", bits: 4 };
 }

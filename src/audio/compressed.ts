@@ -88,7 +88,7 @@ export async function openCompressed(src: ByteSource, header: CompressedHeader, 
       // Each header page read by itself, up to a whole page's length.
       const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(MAX_PAGE, src.size - at)), 0);
       probe.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(probe)), serial, probe);
-      probe.frames = tail.granule === null ? null : oggFrames(probe, tail.granule, tail.trimmedFrom, probe.ogg);
+      probe.frames = tail.granule === null ? null : oggFrames(probe, tail.granule, tail.trimmedFrom, probe.ogg, src.size);
     }
     // A stream that begins, in the bytes oggTail read at the file's end, where no link begins.
     const starts = linkStarts(probe);

@@ -176,6 +176,21 @@ export function rescaleFlac(channelData: Float32Array[], channels: number, n: nu
 }
 
 /**
+ * Opus: the OpusHead Output Gain `gain` (1/256 dB, Q7.8: RFC 7845 §5.1 says a player MUST apply
+ * it) applied to the first `n` decoded frames, in place: 10^(gain / (20·256)), as libsndfile has
+ * libopus apply it (OPUS_SET_GAIN). The decoder library ignores the field, so a file with +6 dB
+ * peaked at 1.0 where libsndfile reads 1.995.
+ */
+export function applyOpusGain(channelData: Float32Array[], channels: number, n: number, gain: number): void {
+  if (gain === 0) return;
+  const factor = 10 ** (gain / 5120);
+  for (let c = 0; c < channels; c++) {
+    const x = channelData[c];
+    for (let i = 0; i < n; i++) x[i] *= factor;
+  }
+}
+
+/**
  * The error of a stream shorter than its header says, at open (checkFlacEnd) or when a read runs
  * out (StreamReader.read): `exact` when its end is known, else where the read looked for audio.
  */

@@ -4,6 +4,7 @@
  * file name.
  */
 import type { FileHandle } from "node:fs/promises";
+import { constants as bufferConstants } from "node:buffer";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed, probeCompressed, type CompressedHeader } from "./compressed.js";
@@ -220,13 +221,15 @@ export async function headerError(path: string, options: { exactPath?: boolean; 
  * that rate): the file's rate × `options.timeExpansion`, else × the file's GUANO `TE`, else × 1.
  * So `spectrogram(data[0], samplerate, params)` is what `sonotile spectrogram` computes.
  * @throws AudioFormatError for input that is no supported recording, RangeError naming
- *   time_expansion for a factor that gives no real rate, TypeError for input that is neither a path nor bytes.
+ *   time_expansion for a factor that gives no real rate, RangeError naming the file for a channel
+ *   longer than one Float32Array holds (checkWholeChannel), TypeError for input that is neither a path nor bytes.
  */
 export async function decode(input: string | Uint8Array, options: { timeExpansion?: number } = {}): Promise<DecodedAudio> {
   checkOptions(options, ["timeExpansion"]);
   const reader = await openAudio(input);
   try {
     const { channels, frames } = reader.info;
+    checkWholeChannel(typeof input === "string" ? input : "<buffer>", frames);
     const { samplerate, fileSamplerate, timeExpansion } = applyTimeExpansion(reader.info, timeExpansionOf(reader.info, options.timeExpansion));
     const data: DecodedAudio["data"] = [await reader.read(0, 0, frames)];
     for (let c = 1; c < channels; c++) data.push(await reader.read(c, 0, frames));
@@ -234,6 +237,17 @@ export async function decode(input: string | Uint8Array, options: { timeExpansio
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * Refuses, before allocating, a recording whose channel decode() cannot return as one array: more
+ * frames than a Float32Array holds (buffer.constants.MAX_LENGTH, V8's limit: 2^32 in Node 20 on
+ * 64-bit — 74.6 h at 16 kHz). A 6 GB file had thrown a bare "Invalid typed array length" naming
+ * neither the file nor what to do; the streaming API reads such a recording piece by piece.
+ */
+function checkWholeChannel(name: string, frames: number): void {
+  if (frames > bufferConstants.MAX_LENGTH)
+    throw new RangeError(`${name}: ${frames} frames a channel, more than one Float32Array holds (${bufferConstants.MAX_LENGTH}): decode() returns whole channels; read this recording piece by piece with openAudio(path).read(channel, start, count) (or wrap samples in samplesReader)`);
 }
 
 /** File name extensions taken as recordings when a directory is scanned (datasets, extract). */

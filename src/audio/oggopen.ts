@@ -118,22 +118,43 @@ function nextPageOfStream(b: Uint8Array, from: number, ref: Omit<OggPage, "offse
 }
 
 /**
+ * The most granule units past its start that a stream of `bytes` bytes can hold: every packet
+ * takes at least one byte of the file (its lacing value, RFC 3533 §6, a packet of no bytes too),
+ * and decodes to at most one block's worth of granules — Vorbis: blocksize_1 / 2 frames (a packet
+ * adds (previous + current block) / 4, Vorbis I spec §1.3.2, at most half the larger block);
+ * Opus: 5760 48 kHz samples (a packet lasts at most 120 ms, RFC 6716 §3.2.5). The bound is far
+ * above any real file (a 8.6 KB Vorbis file: 8.8·10^6 frames for the 1 s it holds) but catches a
+ * last granule that no bytes back: 2^32 on that file opened as 74.6 h, and every read failed.
+ */
+function granulesBound(probe: Probe, bytes: number): number {
+  return bytes * (probe.kind === "opus" ? 5760 : (probe.vorbisBlocksizes?.[1] ?? 8192) / 2);
+}
+
+/**
  * A stream's length in frames at the decoding rate, from its last granule and where its audio
  * begins (`seek`: OggSeek.startGranule; granule 0 where not known), as libvorbisfile and
  * libopusfile derive it (libsndfile too, for a stream that begins at granule 0).
  * @param trimmedFrom where the last page is end trimming into the pages before it, the granule
  *   position a page before it states (oggseek.ts endTrimmedFrom)
  * @param stream the stream as an error names it ("the stream", a chained file's link)
- * @throws AudioFormatError if the last granule is not past where its audio begins (Opus: plus its
+ * @param bytes the stream's bytes (the file's, or the link's): granulesBound
+ * @throws AudioFormatError if the last granule is more past its start than `bytes` can hold
+ *   (granulesBound), naming both. AudioFormatError if the last granule is not past where its audio begins (Opus: plus its
  *   pre-skip) though it, or a page before it (`trimmedFrom`), is past that start: it holds no
  *   audio. Taken as 0 frames, it was called truncated or corrupt after its headers, of a file whose
  *   every page is there, and a chained file's link was read as one of no frames, its audio lost. (A
  *   link whose every granule is at the start is one of header and empty pages alone, read as a
  *   link of no frames.)
  */
-export function oggFrames(probe: Probe, granule: number, trimmedFrom: number | undefined, seek: OggSeek | undefined, stream = "the stream"): number {
+export function oggFrames(probe: Probe, granule: number, trimmedFrom: number | undefined, seek: OggSeek | undefined, bytes: number, stream = "the stream"): number {
   const startGranule = seek?.startGranule ?? 0;
   const preSkip = probe.kind === "opus" ? (probe.preSkip ?? 0) : 0;
+  const bound = granulesBound(probe, bytes);
+  if (granule - startGranule > bound) {
+    const per = probe.kind === "opus" ? "5760 samples at 48 kHz (120 ms)" : `${bound / bytes} frames (blocksize_1 / 2)`;
+    const from = startGranule ? ` from granule ${startGranule}, where its audio begins` : "";
+    throw new AudioFormatError(`${probe.kind}: ${stream}'s last granule position, ${granule}, is more than its ${bytes} bytes can hold: at most ${bound}${from} (a packet of at least 1 byte decodes to at most ${per}; a corrupt granule position?)`);
+  }
   if (seek && (trimmedFrom ?? granule) > startGranule && granule <= startGranule + preSkip) {
     const skipped = preSkip ? `, plus its pre-skip of ${preSkip} samples` : "";
     throw new AudioFormatError(`${probe.kind}: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins${skipped}: it holds no audio (a corrupt granule position?)`);
@@ -187,9 +208,9 @@ export async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number, 
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
-    const frames = oggFrames(p, link.granule, link.trimmedFrom, seek, `the chained stream (link) at byte ${link.start}`);
+    const frames = oggFrames(p, link.granule, link.trimmedFrom, seek, link.end - link.start, `the chained stream (link) at byte ${link.start}`);
     lastGranule = link.granule;
-    chain.push({ start: link.start, end: link.end === src.size ? dataEnd : link.end, firstFrame, frames, seek });
+    chain.push({ start: link.start, end: link.end === src.size ? dataEnd : link.end, firstFrame, frames, seek, outputGain: p.outputGain });
     firstFrame += frames;
   }
   // A last link with no audio (its last granule 0: header pages alone) is a file cut inside that

@@ -126,6 +126,9 @@ export async function audioStart(src: ByteSource, codec: PacketCodec, headers: H
     const b = await readPage(src, at);
     const page = parsePage(b, 0);
     if (!page) return none;
+    // The header packets end their pages (RFC 7845 §3, Vorbis I spec §A.2): nothing to continue.
+    if (pages.length === 0 && page.continued)
+      throw new AudioFormatError(`${codec.kind}: the first audio page (at byte ${at}) is flagged as continuing a packet, but the header pages before it end theirs (RFC 7845 §3, Vorbis I spec §A.2: audio begins on a fresh page; a packet lost?)`);
     pages.push(b);
     if (page.granule >= 0) first = { ...page, offset: at };
     at += page.length;
@@ -152,6 +155,11 @@ export async function audioStart(src: ByteSource, codec: PacketCodec, headers: H
   if (eos) {
     if (codec.kind === "opus" && granule < preSkip)
       throw new AudioFormatError(`opus: the only audio page (at byte ${offset}) states granule position ${granule}, less than the pre-skip of ${preSkip} samples: RFC 7845 §4.5 makes such a stream invalid (more samples to skip than it holds)`);
+    // Past its packets' samples, the granule would place the stream's start after granule 0 and
+    // leave its end untrimmed: libsndfile refuses such a stream (2^32 on the Opus fixture had read
+    // as 16056 frames, its end trim of 56 lost). Less is end trimming (RFC 7845 §4.5).
+    if (codec.kind === "opus" && granule > samples)
+      throw new AudioFormatError(`opus: the only audio page (at byte ${offset}) states granule position ${granule}, more than the ${samples} samples its packets decode to: a stream of one page begins at granule 0, so its granule can only trim its end (RFC 7845 §4.5; a corrupt granule position?)`);
     return { granule: Math.max(0, granule - samples), trim: 0 };
   }
   if (granule >= samples) return { granule: granule - samples, trim: 0 };

@@ -32,6 +32,8 @@ export interface Probe {
   chain?: OggLink[];
   /** Opus only: the OpusHead pre-skip, in 48 kHz samples. */
   preSkip?: number;
+  /** Opus only: the OpusHead Output Gain, in 1/256 dB (Q7.8, RFC 7845 §5.1); of a chained file's first link (OggLink.outputGain). */
+  outputGain?: number;
   /** Vorbis only: blocksize_0 and blocksize_1 of the identification header. */
   vorbisBlocksizes?: [number, number];
   /** MP3 Layer III only: frame index, gapless trimming and seeking (see mp3seek.ts). */
@@ -69,6 +71,8 @@ export interface OggLink {
   frames: number;
   /** What seeking within it needs; undefined where its first audio page is not found early. */
   seek?: OggSeek;
+  /** Opus: its OpusHead's Output Gain (Probe.outputGain): each link's own applies to its samples. */
+  outputGain?: number;
 }
 
 /** The link of `chain` that holds frame `frame` (the last one for frames past the end). */
@@ -216,7 +220,7 @@ export async function probeOgg(src: ByteSource, head: Uint8Array, at = 0): Promi
     // libsndfile (ogg_opus.c) decodes at the lowest rate libopus supports at or above the original
     // one (22050 Hz → 24000; 0, "unspecified", → 8000).
     const samplerate = OPUS_RATES.find((rate) => rate >= inputRate) ?? 48000;
-    return { kind: "opus", container: "ogg", samplerate, channels: b[9], bitsPerSample: null, frames: null, preSkip: v.getUint16(10, true) };
+    return { kind: "opus", container: "ogg", samplerate, channels: b[9], bitsPerSample: null, frames: null, preSkip: v.getUint16(10, true), outputGain: v.getInt16(16, true) };
   }
   throw new AudioFormatError(`ogg: unsupported codec in the first packet ('${text(0, 8).replace(/[^ -~]/g, "?")}'); Vorbis and Opus are supported`);
 }

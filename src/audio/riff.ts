@@ -118,8 +118,8 @@ interface WaveCodec {
   bits: number | null;
 }
 
-/** Picks the decoder for a `fmt ` chunk, checking that its numbers agree with each other. */
-function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
+/** Picks the decoder for a `fmt ` chunk, checking that its numbers agree with each other (and, for ADPCM blocks, with the `dataBytes` of sample data). */
+function waveCodec(fmt: WaveFormat, container: string, dataBytes: number): WaveCodec {
   const { tag, channels, bitsPerSample: bits, blockAlign, littleEndian } = fmt;
   const plain = (format: SampleFormat, encoding: string, width: number): WaveCodec => {
     if (blockAlign !== width * channels)
@@ -144,7 +144,7 @@ function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
       return tag === 6 ? plain("alaw", "alaw", 1) : plain("ulaw", "ulaw", 1);
     case 0x0002:
     case 0x0011:
-      return adpcmCodecFromWaveFormat(fmt, container);
+      return adpcmCodecFromWaveFormat(fmt, container, dataBytes);
     default: {
       const name = KNOWN_UNSUPPORTED[tag];
       throw new AudioFormatError(`${container}: unsupported codec, format tag 0x${tag.toString(16).padStart(4, "0")}${name ? ` (${name})` : ""}`);
@@ -240,7 +240,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
   }
   if (!fmt) throw new AudioFormatError(`${container}: no fmt chunk`);
   if (!data) throw new AudioFormatError(`${container}: no data chunk`);
-  const { codec, encoding, bits } = waveCodec(fmt, container);
+  const { codec, encoding, bits } = waveCodec(fmt, container, data.size);
   return {
     container,
     encoding,

@@ -1,5 +1,5 @@
 /** The cursor of a StreamReader (stream-reader.ts): one live decoder walking a compressed stream. */
-import { checkDecoded, type Decoded, explainFlac, guard, rescaleFlac, type StreamDecoder } from "./decoders.js";
+import { applyOpusGain, checkDecoded, type Decoded, explainFlac, guard, rescaleFlac, type StreamDecoder } from "./decoders.js";
 import { OggPageCheck } from "./oggseek.js";
 import { linkStarts, type OggSeek, type Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -81,6 +81,12 @@ export class Cursor {
     const link = this.probe.chain?.[this.link];
     const seek = link ? link.seek : this.probe.ogg;
     return start === (link?.start ?? 0) ? seek : undefined;
+  }
+
+  /** Opus: the Output Gain of the link being decoded (the file's, unchained), in 1/256 dB. */
+  private get outputGain(): number {
+    const link = this.probe.chain?.[this.link];
+    return (link ? link.outputGain : this.probe.outputGain) ?? 0;
   }
 
   /** The frame where the output ends: the end of the chained Ogg link being decoded, else the recording's length (null: not known). */
@@ -166,6 +172,7 @@ export class Cursor {
     else this.checkFormat(r);
     this.emitted += n;
     if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
+    else if (this.probe.kind === "opus") applyOpusGain(r.channelData, this.probe.channels, n, this.outputGain);
     const dropped = Math.min(this.skip, n);
     this.skip -= dropped;
     for (let off = dropped; off < n; ) {

@@ -8,6 +8,7 @@ import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js"
 import { checkOptionsObject, describeValue } from "../audio/signal.js";
 import { DECIMAL_TEXT } from "../audio/decimal.js";
 import { LIMITS } from "../audio/layout.js";
+import { AudioFormatError, plural } from "../audio/types.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
 /** Windows accepted by `window`, spelled as `scipy.signal.get_window` spells them. */
@@ -376,9 +377,12 @@ function resampleProblem(p: Params, recordingRate: number): { field: string; mes
  * Rules that need the recording: frequencies below Nyquist, a channel that exists, a
  * resampling ratio within bounds, and an FFT length within bounds. `recording.samplerate` is
  * the recording's rate in real units (after time expansion); the STFT runs at `samplerate`
- * when resampling.
+ * when resampling. `recording.name` (a file, "recording <id>") and `recording.frames` make
+ * the window's errors name the recording (windowProblem).
+ * @throws ParamsError naming the fields; AudioFormatError naming the recording when its rate
+ *   gives no window of 2 samples within it (windowProblem).
  */
-export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels?: number }, limits = { maxFftLength: 1 << 20 }): void {
+export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels?: number; name?: string; frames?: number }, limits = { maxFftLength: 1 << 20 }): void {
   const issues: { field: string; message: string }[] = [];
   const resampling = resampleProblem(p, recording.samplerate);
   if (resampling) issues.push(resampling);
@@ -388,9 +392,30 @@ export function checkParamsForRecording(p: Params, recording: { samplerate: numb
   if (p.high_freq !== null && !(p.high_freq <= nyquist)) issues.push({ field: "high_freq", message: `must be <= Nyquist (${nyquist} Hz)` });
   if (recording.channels !== undefined && p.channel >= recording.channels) issues.push({ field: "channel", message: `must be < channels (${recording.channels})` });
   const nperseg = Math.trunc(p.window_size * fs);
-  if (nperseg < 2) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; needs at least 2` });
+  if (nperseg < 2) issues.push(windowProblem(p, fs, nperseg, recording));
   else if (nperseg > limits.maxFftLength) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; the limit is ${limits.maxFftLength}` });
   if (issues.length) throw new ParamsError(issues);
+}
+
+/**
+ * A window_size of fewer than 2 samples at the STFT's rate `fs`. Resampling, that rate is the
+ * `samplerate` parameter's. Else it is the recording's, and whose fault depends on it: where some
+ * window_size within the recording gives 2 samples (a recording of 2 frames or more: 2 / rate s,
+ * at most its duration), window_size is at fault, and the message says the least that works and
+ * names the recording and its rate — a WAV whose header says 7 Hz had been refused as if the
+ * default 25 ms were wrong in itself, naming no file. (Rates this low are real: seismic and tidal
+ * records of 1–100 Hz.) Where none does (fewer than 2 frames), the recording is at fault: an
+ * AudioFormatError naming it, its frames and its rate (exit 1, HTTP 422).
+ */
+function windowProblem(p: Params, fs: number, nperseg: number, recording: { name?: string; frames?: number }): { field: string; message: string } {
+  if (p.resample) return { field: "window_size", message: `gives ${plural(nperseg, "sample")} at ${fs} Hz (samplerate, resampled to); needs at least 2` };
+  const name = recording.name ?? "the recording";
+  if (recording.frames !== undefined && recording.frames < 2)
+    throw new AudioFormatError(`${name}: ${plural(recording.frames, "frame")} at ${fs} Hz: no spectrogram window fits in it (a window needs at least 2 samples)`);
+  // The least window_size giving 2 samples (nperseg as above), to 4 significant digits: rounded, or up a step where rounding fell short.
+  const least = Number((2 / fs).toPrecision(4));
+  const enough = Math.trunc(least * fs) >= 2 ? least : Number((least * (1 + 1e-3)).toPrecision(4));
+  return { field: "window_size", message: `gives ${plural(nperseg, "sample")} at ${fs} Hz, the rate of ${name}; needs at least 2 (window_size ${enough} s or more at that rate)` };
 }
 
 /** The defaults, for effectiveParams. */

@@ -56,6 +56,8 @@ export const OVERVIEW_FACTOR = 512;
 export interface RecordingOptions {
   /** Time expansion factor of SPEC §3.2 (> 0); default: the file's own (GUANO `TE`), else 1. */
   timeExpansion?: number;
+  /** How errors about the recording name it (its file, say); default "the recording". */
+  name?: string;
 }
 
 /** A recording seen through one parameter set. Holds WebAssembly memory: `dispose()` it. */
@@ -72,10 +74,11 @@ export class RecordingSpectrogram {
     if (reader === null || typeof reader !== "object" || typeof reader.read !== "function") {
       throw new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got ${describeValue(reader)}`);
     }
-    checkOptions(options, ["timeExpansion"]);
+    checkOptions(options, ["timeExpansion", "name"]);
+    if (options.name !== undefined && typeof options.name !== "string") throw new TypeError(`name: must be a string, got ${describeValue(options.name)}`);
     const p = parseParamValues(params);
     const te = timeExpansionOf(reader.info, options.timeExpansion);
-    checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
+    checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels, name: options.name, frames: reader.info.frames });
     this.params = p;
     this.signal = new ConditionedSignal(reader, p.channel, te, p);
     this.plan = new SpectrogramPlan(p, this.signal.samplerate);

@@ -768,7 +768,7 @@ export class TileService {
    * geometry of that pass.
    */
   private checkedPass(recording: TileRecording, params: Params): Pass {
-    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
+    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels, name: `recording ${recording.id}`, frames: recording.frames });
     const pass = passGeometry(params, recording);
     if (needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
     return pass;

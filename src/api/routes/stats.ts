@@ -73,7 +73,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     const params = parseParams(request.query);
     const frames = { samplerate: recording.file_samplerate, timeExpansion: recording.time_expansion, frames: recording.frames };
     try {
-      checkParamsForRecording(params, { samplerate: realSamplerate(recording.file_samplerate, recording.time_expansion), channels: recording.channels });
+      checkParamsForRecording(params, { samplerate: realSamplerate(recording.file_samplerate, recording.time_expansion), channels: recording.channels, name: `recording ${id}` });
     } catch (err) {
       throw err instanceof ParamsError ? new InvalidError(err.issues) : err;
     }

@@ -89,7 +89,7 @@ async function spectrogram(args: string[]): Promise<number> {
   const reader = await openAudio(audio);
   try {
     if (reader.info.frames === 0) throw new AudioFormatError(`${audio}: the recording holds no samples`);
-    const recording = new RecordingSpectrogram(reader, params, { timeExpansion });
+    const recording = new RecordingSpectrogram(reader, params, { timeExpansion, name: audio });
     // The MD5 reads the whole file: begun now, it is read while the spectrogram is computed, not
     // after it (a piece of a long recording would otherwise wait for all of its bytes twice over).
     // Its failure is the made() that awaits it, if any. A run that ends without it (a usage error
