@@ -5,25 +5,11 @@
  * /v1/runs?kind= and status=). Walked from the OpenAPI document, so a route added later is walked too.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp, type App } from "../src/api/app.js";
-import { ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { describe, expect, it } from "vitest";
+import { adminApp } from "./http-helpers.js";
 
-let t: TestDatabase;
-let app: App;
-let admin: { authorization: string };
-
-beforeAll(async () => {
-  t = await freshDatabase();
-  admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
-  app = await buildApp({ database: t.db, audioRoots: [] });
-}, 60_000);
-
-afterAll(async () => {
-  await app?.close();
-  await t?.cleanup();
-});
+/** An app on a fresh database, and its admin's Authorization header (beyond loopback, a token). */
+const api = adminApp();
 
 interface Parameter {
   name: string;
@@ -33,7 +19,7 @@ interface Parameter {
 
 /** Each route's enumerated query parameters: method, path (ids filled in), the parameter and its values. */
 async function enumQueries(): Promise<{ method: string; url: string; name: string; values: string[] }[]> {
-  const doc = (await app.inject({ url: "/openapi.json" })).json() as { paths: Record<string, Record<string, { parameters?: Parameter[] }>> };
+  const doc = (await api.app.inject({ url: "/openapi.json" })).json() as { paths: Record<string, Record<string, { parameters?: Parameter[] }>> };
   return Object.entries(doc.paths).flatMap(([path, operations]) => Object.entries(operations).flatMap(([method, op]) => (op.parameters ?? [])
     .filter((p) => p.in === "query" && Array.isArray(p.schema?.enum))
     .map((p) => ({ method: method.toUpperCase(), url: path.replace(/\{[^}]+\}/g, randomUUID()), name: p.name, values: p.schema!.enum!.filter((v) => v !== null).map(String) }))));
@@ -50,7 +36,7 @@ describe("enumerated query parameters", () => {
     for (const q of queries) {
       // A route taking a body has it checked before the query: the import an empty table, a PATCH no change.
       const body = q.url === "/v1/clips/import" ? { payload: { table: "" } } : q.method === "PATCH" ? { payload: {} } : {};
-      const res = await app.inject({ method: q.method as "GET", url: `${q.url}?${q.name}=bogus`, headers: admin, ...body });
+      const res = await api.app.inject({ method: q.method as "GET", url: `${q.url}?${q.name}=bogus`, headers: api.admin, ...body });
       answers.push({ route: `${q.method} ${q.url} ${q.name}`, status: res.statusCode, fields: res.json().fields });
     }
     expect(answers).toEqual(queries.map((q) => ({

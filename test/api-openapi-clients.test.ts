@@ -12,32 +12,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { Ajv } from "ajv";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { adminApp } from "./http-helpers.js";
 
-let t: TestDatabase;
-let app: App;
-let admin: { authorization: string };
+/** An app on a fresh database, and its admin's Authorization header (beyond loopback, a token). */
+const api = adminApp();
 
 interface Schema { type?: string; minLength?: number; maxLength?: number; pattern?: string; format?: string; properties?: Record<string, Schema> }
 interface Operation { operationId: string; security?: unknown[]; parameters?: { name: string; in: string; schema: Schema }[]; requestBody?: { content: Record<string, { schema: Schema }> } }
 type Document = { paths: Record<string, Record<string, Operation>> };
 
-beforeAll(async () => {
-  t = await freshDatabase();
-  admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
-  app = await buildApp({ database: t.db, audioRoots: [] });
-}, 60_000);
-
-afterAll(async () => {
-  await app?.close();
-  await t?.cleanup();
-});
-
 /** The document `a` serves (beyond loopback, to a token). */
-const documentOf = async (a: App) => (await a.inject({ url: "/openapi.json", headers: admin })).json() as Document;
+const documentOf = async (a: App) => (await a.inject({ url: "/openapi.json", headers: api.admin })).json() as Document;
 
 /** The operation named `operationId` in `doc`, with its method and path. */
 function operation(doc: Document, operationId: string): Operation & { method: string; path: string } {
@@ -77,7 +64,7 @@ const LABELS: [string, "query" | "body", string][] = [
 
 describe("the OpenAPI document, as a generated client reads it", () => {
   it("gives every label the server refuses empty or blank a minLength of 1 and a pattern needing a character that is not a space — Ajv on the document refuses \"\" and \" \", as the server does", async () => {
-    const doc = await documentOf(app);
+    const doc = await documentOf(api.app);
     const found: string[] = [];
     for (const [operationId, where, field] of LABELS) {
       const schema = fieldSchema(doc, operationId, where, field);
@@ -99,13 +86,13 @@ describe("the OpenAPI document, as a generated client reads it", () => {
       ["/v1/feature_names", "POST", { name: "\t" }, "name"],
       [`/v1/recordings?tag_key=${encodeURIComponent(" ")}`, "GET", undefined, "tag_key"],
     ] as const) {
-      const res = await app.inject({ method, url, headers: admin, ...(payload ? { payload } : {}) });
+      const res = await api.app.inject({ method, url, headers: api.admin, ...(payload ? { payload } : {}) });
       expect([res.statusCode, res.json().fields], url).toEqual([400, [{ field, message: "must not be empty or blank" }]]);
     }
   });
 
   it("gives a metric's base64 data a pattern Ajv checks at the largest size allowed — the repeated group threw 'Maximum call stack size exceeded' — and the server still refuses data that is no base64, naming data", async () => {
-    const doc = await documentOf(app);
+    const doc = await documentOf(api.app);
     const data = fieldSchema(doc, "putJobsByIdMetrics", "body", "data")!;
     expect(data.maxLength).toBe(10_000_000);
     const valid = ajv().compile(data);
@@ -115,7 +102,7 @@ describe("the OpenAPI document, as a generated client reads it", () => {
     expect([valid("QUJD"), valid("QUI="), valid("QQ=="), valid(""), valid("QU JD"), valid("QUJD===")]).toEqual([true, true, true, true, false, false]);
     // The exact check (a multiple of 4 characters, padding at the end only) is the server's.
     const job = randomUUID();
-    const put = (body: object) => app.inject({ method: "PUT", url: `/v1/jobs/${job}/metrics`, headers: admin, payload: body });
+    const put = (body: object) => api.app.inject({ method: "PUT", url: `/v1/jobs/${job}/metrics`, headers: api.admin, payload: body });
     for (const bad of ["QUJ", "QU=D", "Q===", "QUJD=", "QU JD", "QUJD\n"]) {
       const res = await put({ key: "k", data: bad });
       expect([res.statusCode, res.json().fields?.map((f: { field: string }) => f.field)], JSON.stringify(bad)).toEqual([400, ["data"]]);
@@ -126,7 +113,7 @@ describe("the OpenAPI document, as a generated client reads it", () => {
   });
 
   it("describes every response: what its status means for the operation — 275 of 788 were \"Default Response\"", async () => {
-    const doc = await documentOf(app);
+    const doc = await documentOf(api.app);
     type Responses = Record<string, { description?: string }>;
     const undescribed: string[] = [];
     for (const [path, methods] of Object.entries(doc.paths)) {
@@ -157,9 +144,9 @@ describe("the OpenAPI document, as a generated client reads it", () => {
   });
 
   it("says where a token is optional: on loopback the reads that need none take bearer or nothing; beyond it (requireAuthForReads), every route but /health needs one — and the routes answer so", async () => {
-    const locked = await buildApp({ database: t.db, audioRoots: [], requireAuthForReads: true });
+    const locked = await buildApp({ database: api.t.db, audioRoots: [], requireAuthForReads: true });
     try {
-      for (const [a, reads] of [[app, "optional"], [locked, "required"]] as const) {
+      for (const [a, reads] of [[api.app, "optional"], [locked, "required"]] as const) {
         const doc = await documentOf(a);
         expect(doc.paths["/health"].get.security, reads).toEqual([]);
         const optional = [{ bearer: [] }, {}];

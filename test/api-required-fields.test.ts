@@ -6,26 +6,12 @@
  * required body properties and required query parameters — so a route added later is walked too.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp, type App } from "../src/api/app.js";
+import { describe, expect, it } from "vitest";
 import { UUID_RULE } from "../src/store/common.js";
-import { ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { adminApp } from "./http-helpers.js";
 
-let t: TestDatabase;
-let app: App;
-let admin: { authorization: string };
-
-beforeAll(async () => {
-  t = await freshDatabase();
-  admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
-  app = await buildApp({ database: t.db, audioRoots: [] });
-}, 60_000);
-
-afterAll(async () => {
-  await app?.close();
-  await t?.cleanup();
-});
+/** An app on a fresh database, and its admin's Authorization header (beyond loopback, a token). */
+const api = adminApp();
 
 /** The part of a JSON Schema (OpenAPI 3.0) the walk reads. */
 interface Schema {
@@ -84,7 +70,7 @@ interface Omission {
 
 /** Every operation's requests each leaving out one required body property or query parameter, the rest given. */
 async function omissions(): Promise<Omission[]> {
-  const doc = (await app.inject({ url: "/openapi.json" })).json() as { paths: Record<string, Record<string, Operation>> };
+  const doc = (await api.app.inject({ url: "/openapi.json" })).json() as { paths: Record<string, Record<string, Operation>> };
   // A HEAD is walked as its GET: its 400 has no body to name the field.
   return Object.entries(doc.paths).flatMap(([path, operations]) => Object.entries(operations).filter(([lower]) => lower !== "head").flatMap(([lower, op]) => {
     const method = lower.toUpperCase();
@@ -102,7 +88,7 @@ async function omissions(): Promise<Omission[]> {
 
 /** The fields a request's 400 names, each with its message (the status when it is no 400). */
 async function refusal(request: Omission["request"]): Promise<{ field: string; message: string }[] | number> {
-  const res = await app.inject({ ...request, method: request.method as "POST", headers: admin });
+  const res = await api.app.inject({ ...request, method: request.method as "POST", headers: api.admin });
   return res.statusCode === 400 ? res.json().fields : res.statusCode;
 }
 
@@ -122,7 +108,7 @@ describe("a missing required field", () => {
   });
 
   it("is said so in the message, as the persona walk's requests show", async () => {
-    const post = (url: string, payload: object) => app.inject({ method: "POST", url, headers: admin, payload });
+    const post = (url: string, payload: object) => api.app.inject({ method: "POST", url, headers: api.admin, payload });
     const clip = await post("/v1/clips", { start_time: 1, end_time: 2 });
     expect([clip.statusCode, clip.json()]).toEqual([400, {
       statusCode: 400, error: "Bad Request", message: "invalid body: recording_id: is required", fields: [{ field: "recording_id", message: "is required" }],
@@ -130,7 +116,7 @@ describe("a missing required field", () => {
     expect((await post("/v1/notes", {})).json().message).toBe("invalid body: message: is required");
     expect((await post("/v1/datasets", { audio_dir: "/x" })).json().message).toBe("invalid body: name: is required");
     expect((await post("/v1/tags", { value: "v" })).json().message).toBe("invalid body: key: is required");
-    const untag = await app.inject({ method: "DELETE", url: `/v1/recordings/${randomUUID()}/tags`, headers: admin });
+    const untag = await api.app.inject({ method: "DELETE", url: `/v1/recordings/${randomUUID()}/tags`, headers: api.admin });
     expect([untag.statusCode, untag.json().message]).toEqual([400, "invalid query: key: is required; value: is required"]);
   });
 

@@ -38,14 +38,20 @@ describe("sonotile clips on a data directory", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let recording: string;
   const onData = (args: string[]) => runSonotile([...args, "--data", join(dir.path, "data")], { env });
+  /** A dataset of the folder `folder` holding one sine WAV `file` of `seconds` at 8 kHz: its id and the recording's. */
+  async function sineDataset(folder: string, file: string, seconds: number): Promise<{ dataset: string; recording: string }> {
+    const audio = join(dir.path, folder);
+    await mkdir(audio);
+    await writeSineWav(join(audio, file), 8000, seconds);
+    const added = await onData(["dataset", "add", audio, "--audio-root", dir.path, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    const { dataset: { id: dataset }, registered: [{ recording_id: recording }] } = JSON.parse(added.stdout);
+    return { dataset, recording };
+  }
 
   beforeAll(async () => {
     dir = await tempDir();
-    await mkdir(join(dir.path, "audio"));
-    await writeSineWav(join(dir.path, "audio", "a1.wav"), 8000, 10);
-    const added = await onData(["dataset", "add", join(dir.path, "audio"), "--audio-root", dir.path, "--json"]);
-    expect(added.code, added.stderr).toBe(0);
-    recording = JSON.parse(added.stdout).registered[0].recording_id;
+    ({ recording } = await sineDataset("audio", "a1.wav", 10));
   }, 60_000);
   afterAll(() => dir?.remove());
 
@@ -84,11 +90,7 @@ describe("sonotile clips on a data directory", () => {
 
   it("says on standard error how many clips an export writes past their recording's end (its file refreshed shorter), and the export re-imports", async () => {
     const audio = join(dir.path, "shrinking");
-    await mkdir(audio);
-    await writeSineWav(join(audio, "whombat.wav"), 8000, 25);
-    const added = await onData(["dataset", "add", audio, "--audio-root", dir.path, "--json"]);
-    expect(added.code, added.stderr).toBe(0);
-    const { dataset: { id: dataset }, registered: [{ recording_id: whombat }] } = JSON.parse(added.stdout);
+    const { dataset, recording: whombat } = await sineDataset("shrinking", "whombat.wav", 25);
     const table = join(dir.path, "whombat.txt");
     await writeFile(table, "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1\t2\n2\tSpectrogram 1\t1\t15\t20\n");
     expect((await onData(["clips", "import", table, "--recording", whombat])).code).toBe(0);
@@ -108,12 +110,7 @@ describe("sonotile clips on a data directory", () => {
   }, 120_000);
 
   it("refuses an export edited in Begin Time (s) alone (exit 2, naming File Offset (s)); fixed, says on standard error that its row made a clip beside its Clip ID's, and lists Clip ID as ignored", async () => {
-    const audio = join(dir.path, "edited");
-    await mkdir(audio);
-    await writeSineWav(join(audio, "e1.wav"), 8000, 2);
-    const added = await onData(["dataset", "add", audio, "--audio-root", dir.path, "--json"]);
-    expect(added.code, added.stderr).toBe(0);
-    const e1 = JSON.parse(added.stdout).registered[0].recording_id;
+    const { recording: e1 } = await sineDataset("edited", "e1.wav", 2);
     const table = join(dir.path, "e1.txt");
     await writeFile(table, "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tSpecies\n1\tSpectrogram 1\t1\t0.1\t0.15\tPipistrellus\n2\tSpectrogram 1\t1\t0.274\t0.2795\tMyotis\n3\tSpectrogram 1\t1\t0.5\t0.6\tPipistrellus\n");
     expect((await onData(["clips", "import", table, "--recording", e1])).code).toBe(0);

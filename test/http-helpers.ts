@@ -2,6 +2,10 @@
  * Reading HTTP answers in the API tests: the parts of a multipart/byteranges body (RFC 9110
  * §14.6), split as RFC 2046 §5.1.1 defines multipart bodies, not by the lengths the server claims.
  */
+import { afterAll, beforeAll } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, type TestDatabase } from "./store-helpers.js";
 
 /** One body part: its headers (names lower-cased) and its bytes. */
 export interface BodyPart {
@@ -39,4 +43,30 @@ export function multipartParts(contentType: string, body: Buffer): BodyPart[] {
     parts.push({ headers, body: part.subarray(blank + 4) });
     at = next;
   }
+}
+
+/** An app on a fresh embedded (or DATABASE_URL) database, its admin's header, and the database. */
+export interface AdminApp {
+  app: App;
+  /** The admin's Authorization header: a token, as every route needs beyond loopback. */
+  admin: { authorization: string };
+  t: TestDatabase;
+}
+
+/**
+ * An AdminApp built before the calling file's tests and closed after them (its fields are set in
+ * the file's beforeAll): the OpenAPI walks' set-up, which three files wrote out alike.
+ */
+export function adminApp(): AdminApp {
+  const fixture = {} as AdminApp;
+  beforeAll(async () => {
+    fixture.t = await freshDatabase();
+    fixture.admin = { authorization: `Bearer ${(await ensureAdmin(fixture.t.db.sql))!.key}` };
+    fixture.app = await buildApp({ database: fixture.t.db, audioRoots: [] });
+  }, 60_000);
+  afterAll(async () => {
+    await fixture.app?.close();
+    await fixture.t?.cleanup();
+  });
+  return fixture;
 }
