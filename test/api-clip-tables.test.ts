@@ -92,6 +92,11 @@ describe("readTable", () => {
     // Agreeing to within a microsecond (the rounding of two written cells), and a file of one row, are fine.
     const fine = readTable([header, "1\tSpectrogram 1\t1\t10.1000004\t10.2\tx.wav\t0.1", "2\tSpectrogram 1\t1\t10.3\t10.4\tx.wav\t0.3", "3\tSpectrogram 1\t1\t2\t3\ty.wav\t7"].join("\n"));
     expect(fine.selections.map((s) => [s.line, s.begin])).toEqual([[2, 0.1], [3, 0.3], [4, 7]]);
+    // Cells of 6 decimals (a `%.6f` script's, or one that truncates): each row's start is within a
+    // microsecond of its file's, two rows within two — x.wav's 1 µs apart, which floating point made
+    // 1.000000001e-6 and refused as "2 different starts" under a bound of one microsecond; z.wav's 2 µs.
+    const sixDecimals = readTable([header, "1\tSpectrogram 1\t1\t1.100000\t1.150000\tx.wav\t0.100000", "2\tSpectrogram 1\t1\t1.200001\t1.250001\tx.wav\t0.200000", "3\tSpectrogram 1\t1\t1.400000\t1.450000\tz.wav\t0.400001", "4\tSpectrogram 1\t1\t1.500001\t1.550000\tz.wav\t0.500000"].join("\n"));
+    expect(sixDecimals.selections.map((s) => [s.line, s.begin])).toEqual([[2, 0.1], [3, 0.2], [4, 0.400001], [5, 0.5]]);
   });
 
   it("lists every column it does not use as ignored: Clip ID (no row's clip is found by it) and End Path too", () => {
@@ -1170,6 +1175,22 @@ describe("a dataset's clip table after its files changed: a clip past a shortene
     const again = (await importText(`recording_id=${recording}`, edit("0.2742"))).json();
     expect(again).toMatchObject({ created: 0, existing: 3 });
     expect(again.warnings).toEqual([{ line: 3, column: "Clip ID", message: expect.stringMatching(new RegExp(`^is clip ${made3} \\(its recording, times, band and channel\\), not clip ${myotis}, which its Clip ID names and which is left as it is`)) }]);
+  });
+
+  it("a row whose Clip ID names one of two clips with the same bounds is that clip: its tags went to the other, the warning blaming the Channel", async () => {
+    await writeSineWav(join(dir.path, "twins.wav"), 8000, 4);
+    const recording = (await post("/v1/recordings", { dataset_id: dataset, path: "twins.wav" })).id;
+    const first = (await post("/v1/clips", { recording_id: recording, start_time: 2.5, end_time: 2.6 })).id;
+    const second = (await post("/v1/clips", { recording_id: recording, start_time: 2.5, end_time: 2.6 })).id;
+    const [head, ...rows] = (await app.inject({ url: `/v1/clips/export?recording_id=${recording}` })).body.trimEnd().split("\n");
+    for (const named of [first, second]) {
+      const row = rows.find((r) => r.split("\t")[head.split("\t").indexOf("Clip ID")] === named)!;
+      const imported = await importText(`recording_id=${recording}`, [`${head}\tSpecies`, `${row}\t${named === first ? "Myotis" : "Nyctalus"}`].join("\n"));
+      expect(imported.statusCode, imported.body).toBe(200);
+      expect(imported.json()).toMatchObject({ created: 0, existing: 1, rows: [{ clip_id: named, status: "existing" }], warnings: [] });
+    }
+    const tags = async (id: string) => ((await app.inject({ url: `/v1/clips/${id}` })).json().tags as { value: string }[]).map((t) => t.value);
+    expect([await tags(first), await tags(second)]).toEqual([["Myotis"], ["Nyctalus"]]);
   });
 
   it("finds a row's recording whose path is stored in another Unicode normal form (NFD, as macOS writes it) by Begin Path and Begin File; two recordings of the one path in both forms are named as ambiguous", async () => {

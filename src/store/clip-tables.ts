@@ -162,15 +162,19 @@ class NearTimes<T extends { start: number; end: number } & Band> {
   }
   /**
    * The item whose start and end are each within `tolerance` (at most 1 µs) of `near`'s and whose
-   * band is its band within `bandTolerance` Hz, the nearest in time if several (the first added of equals).
+   * band is its band within `bandTolerance` Hz: the `preferred` one if it is such an item (a row's
+   * Clip ID telling apart two clips of the same bounds: the row's tags went to the other), else the
+   * nearest in time (the first added of equals).
    */
-  nearest(recordingId: string, channel: number, near: { start: number; end: number } & Band, tolerance: number, bandTolerance: number): T | undefined {
+  nearest(recordingId: string, channel: number, near: { start: number; end: number } & Band, tolerance: number, bandTolerance: number, preferred?: (item: T) => boolean): T | undefined {
     const { start, end } = near;
     let best: { item: T; distance: number } | undefined;
     for (const bucket of startBuckets(start)) {
       for (const item of this.byBucket.get(`${recordingId} ${channel} ${bucket}`) ?? []) {
         const ds = Math.abs(item.start - start), de = Math.abs(item.end - end);
-        if (ds <= tolerance && de <= tolerance && sameClipBand(item, near, bandTolerance) && (!best || ds + de < best.distance)) best = { item, distance: ds + de };
+        if (ds > tolerance || de > tolerance || !sameClipBand(item, near, bandTolerance)) continue;
+        if (preferred?.(item)) return item;
+        if (!best || ds + de < best.distance) best = { item, distance: ds + de };
       }
     }
     return best?.item;
@@ -275,7 +279,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     const gone = new TableFaults();
     const notNamed: ({ line: number } & NotNamed)[] = [];
     for (const p of placed) {
-      const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance);
+      const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance, (clip) => clip.id === p.row.clipId);
       if (p.outside && !found) {
         gone.add(`line ${p.row.line}, ${COLUMN.clipId}`, `clip ${p.row.clipId} lies outside ${p.recording.path} (${p.recording.duration} s, ${p.recording.samplerate / 2} Hz Nyquist) and is no longer that clip as it stands (deleted, archived or moved during the import, or its Channel tag changed): a new clip there cannot be made`);
         continue;

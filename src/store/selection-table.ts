@@ -53,12 +53,14 @@ const PLACING_COLUMNS: ReadonlySet<string> = new Set(Object.values(COLUMN));
 const UNUSED_PLACING_COLUMNS: ReadonlySet<string> = new Set([COLUMN.endPath, COLUMN.clipId]);
 
 /**
- * How far (seconds) a row's Begin Time (s) − File Offset (s) may be from its file's (the file's
- * start in the table, checkFileStarts) and still be that file's start: a microsecond, two cells
- * each rounded to 6 decimals (Raven writes 9, sonotile's export writes the two alike). Further,
- * one of the two cells was edited without the other.
+ * How far apart (seconds) two rows' Begin Time (s) − File Offset (s) may be and still give one
+ * start of their file (checkFileStarts): each row's is within a microsecond of the file's start
+ * when its two cells are rounded (or truncated) to 6 decimals, so two rows are within two (Raven
+ * writes 9 decimals, sonotile's export the two cells alike); and a nanosecond for the subtraction's
+ * floating point, which made a difference of exactly 1 µs 1.000000001e-6. Further apart, one of a
+ * row's two cells was edited without the other — by more than a sample at 500 kHz.
  */
-const FILE_START_TOLERANCE = 1e-6;
+const FILE_START_TOLERANCE = 2e-6 + 1e-9;
 
 /** The header prefix of an exported feature value's column ("feature:rms_dbfs"); an import ignores such columns. */
 export const FEATURE_COLUMN_PREFIX = "feature:";
