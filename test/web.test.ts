@@ -1963,6 +1963,21 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await view()).toEqual(birdView);
   });
 
+  it("shows a link pasted in right after another moved the view, before the address follows it (150 ms): the link the page wrote last was taken for what is shown, and the view stayed", async () => {
+    await page.goto(`${base}/?link-quick#recording=${batId}&t=1.5&level=1`);
+    await tilesLoaded(batId);
+    const middle = async () => { const v = await view(); return +((v.start + v.end) / 2).toFixed(2); };
+    await expect.poll(middle).toBe(1.5);
+    await expect.poll(() => page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get("t"))).toBe("1.5"); // the address follows
+    // Another time, then at once the first link again: it is not what is shown any more.
+    await page.evaluate((id) => {
+      location.hash = `recording=${id}&t=0.5&level=1`;
+      setTimeout(() => { location.hash = `recording=${id}&t=1.5&level=1`; }, 20);
+    }, batId);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await middle()).toBe(1.5);
+  });
+
   /** A 2 h 0 min 5 s recording (a 100 Hz tone at 1 kHz) in a dataset of its own: its id. */
   let longRecording: Promise<string> | undefined;
   function longRecordingId() {

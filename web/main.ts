@@ -1713,12 +1713,12 @@ function showLinkRefusals(refused: LinkRefusal[]) {
  */
 const LINK_DELAY_MS = 150;
 const linkUpdates = new LatestRequest(LINK_DELAY_MS);
-/** The address's hash as the page last wrote it: another one is a link pasted in. */
-let writtenHash = "";
-
 /**
- * Whether the address asks for what the page shows: the link it wrote, its values perhaps in
- * another order. Such a link pasted in was opened again, which lost the selection and the clip begun.
+ * Whether the address asks for what the page shows now: its link (shownLink), the values perhaps
+ * in another order. Such a link pasted in was opened again, which lost the selection and the clip
+ * begun. Compared with the link the page last wrote, a link pasted in right after another moved
+ * the view — before the address followed it (LINK_DELAY_MS) — was taken for what was shown when it
+ * asked for the view before, and nothing moved.
  */
 function asksWhatIsShown(): boolean {
   const sorted = (hash: string) => {
@@ -1726,18 +1726,17 @@ function asksWhatIsShown(): boolean {
     q.sort();
     return q.toString();
   };
-  return sorted(location.hash) === sorted(writtenHash);
+  const shown = shownLink();
+  return shown !== null && sorted(location.hash) === sorted(shown);
 }
 
 /**
- * Keeps the address a link to what is shown — the recording, the time at the plot's middle, the
- * zoom level and the panel's parameters that differ from the defaults — so that a reload, or the
- * link sent to a colleague, shows the same (a reload showed the whole recording with the default
- * parameters: a call zoomed in to, on a PCEN-free viridis, was lost).
+ * The link to what is shown — the recording, the time at the plot's middle, the zoom level and the
+ * panel's parameters that differ from the defaults —, null with no recording open.
  */
-function writeLink() {
+function shownLink(): string | null {
   const rec = state.recording;
-  if (!rec) return;
+  if (!rec) return null;
   const q = new URLSearchParams({ recording: rec.id });
   // A link's view not shown yet (its parameters refused until one is fixed) stays in it: it was
   // dropped, and the time and zoom the link was sent for were lost with the one bad value.
@@ -1750,11 +1749,21 @@ function writeLink() {
   }
   // The panel's, a value the server refused included: a reload shows it again, with its message.
   for (const [name, value] of panelQuery()) if (!(name === "width" && value === String(DEFAULTS.width))) q.set(name, value);
-  writtenHash = `#${q}`;
+  return `#${q}`;
+}
+
+/**
+ * Keeps the address a link to what is shown (shownLink), so that a reload, or the link sent to a
+ * colleague, shows the same (a reload showed the whole recording with the default parameters: a
+ * call zoomed in to, on a PCEN-free viridis, was lost).
+ */
+function writeLink() {
+  const link = shownLink();
+  if (link === null) return;
   // A recording opened by the user is an entry of its own, for Back to return to the one before;
   // the rest (a zoom, a pan, a parameter, a link followed) replaces the entry of what is shown.
-  if (newEntryNext && writtenHash !== location.hash) history.pushState(null, "", writtenHash);
-  else history.replaceState(null, "", writtenHash);
+  if (newEntryNext && link !== location.hash) history.pushState(null, "", link);
+  else history.replaceState(null, "", link);
   newEntryNext = false;
 }
 
