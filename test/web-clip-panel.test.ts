@@ -1702,6 +1702,23 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(guarded).toBe(false);
   });
 
+  it("spends an Escape on the plot stopping what plays: the clip's panel stays open, the next Escape closes it — one press did both", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
+    await clickAt(0.35);
+    await panelShows(a);
+    await page.selectOption("#rate", "0.1"); // 20 s of playing: still playing at the Escape
+    const paused = () => page.evaluate(() => document.querySelector("audio")!.paused);
+    await page.focus("#plot");
+    await page.keyboard.press(" ");
+    await expect.poll(paused, { timeout: 10_000 }).toBe(false);
+    await page.keyboard.press("Escape");
+    await expect.poll(paused).toBe(true);
+    expect(await page.isVisible("#clip-panel")).toBe(true);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    await page.selectOption("#rate", "1");
+  });
+
   it("moves a clip by the fields edited alone, with their values as read: another's move of another field meanwhile stays, and of the same field is said, not overwritten — the panel sent all four bounds as it had read them, reverting it", async () => {
     const { clips: [a] } = await openWithClips([[0.2, 0.5, 1000, 5000]], memberKey, "", memberKey);
     await clickAt(0.35, 0.9); // within its band: 2.4 kHz
@@ -1725,6 +1742,13 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.getAttribute("#status", "class")).toBe("error");
     expect(await held(a.id)).toMatchObject({ start_time: 0.3, end_time: 0.6, high_freq: 6000 });
     await expect.poll(() => page.inputValue("#clip-panel-high")).toBe("6000");
+    // The page as well as the panel: the clip's box, its line in the list, the features' heading and
+    // the selection show it as it is now (they kept 0.25–0.6 s, 1000–5000 Hz).
+    const now = "0.3000–0.6000 s, 1000–6000 Hz";
+    await expect.poll(() => page.getAttribute(`#clips div[data-clip-id="${a.id}"]`, "title")).toBe(`clip ${now}`);
+    await expect.poll(() => page.textContent(`#clip-list button[data-clip-id="${a.id}"]`)).toBe(now);
+    expect(await page.textContent("#clip-info h2")).toMatch(/^Clip 0\.3000–0\.6000 s, 1000–6000 Hz/);
+    expect(await page.textContent("#selection-range")).toBe("0.3000–0.6000 s");
     expect([await page.inputValue("#clip-panel-start"), await page.getAttribute("#clip-panel-start", "aria-invalid")]).toEqual(["0.22", "true"]);
     await page.getByRole("button", { name: "Move clip" }).click();
     await expect.poll(async () => (await held(a.id))!.start_time).toBe(0.22);

@@ -1997,6 +1997,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const longId = await longRecordingId();
     await page.goto(`${base}/?long#recording=${longId}`);
     await tilesLoaded(longId);
+    // Its duration too, after its name and in the list (it read "7205.00 s").
+    expect(await page.textContent("#recording-facts")).toBe(" — 2:00:05, 1.0 kHz");
+    expect(await page.locator(`#recordings button[data-id="${longId}"] small`).textContent()).toMatch(/^2:00:05 · 1\.0 kHz/);
     // The whole 2 h: whole clock steps (it read "0 s", "500 s" … "7000 s").
     const whole = await timeLabels();
     expect(whole[0]).toBe("0:00:00");
@@ -2065,10 +2068,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       await lookAgain();
       await expect.poll(() => page.textContent("#recording-facts"), { timeout: 10_000 }).toBe(" — 0.50 s, 96.0 kHz");
       await tilesLoaded(id, `revision=${revision}&`);
-      // The same part of the file: its middle at 0.3 s now, half the seconds across the plot (a level closer).
+      // Half the seconds across the plot would be a level past the closest: the 0.5 s now narrower
+      // than the plot, it is fitted (the closest level at scale 1 left it a sliver of the plot).
+      const halved = frameCount(48000, frameGeometry(0.025, 0.5, 96000));
       const after = await view();
-      expect(after.level).toBe(2);
-      expect(Math.abs(middleOf(after) - 0.3)).toBeLessThanOrEqual(pixel(2));
+      expect(after.start).toBeCloseTo(-hop / 2, 9);
+      expect(after.end).toBeCloseTo((halved - 0.5) * hop, 6);
       const top = Number((await page.locator("#faxis span").last().textContent())!.replace(" kHz", ""));
       expect(top).toBeGreaterThan(40); // 24 kHz before
       expect(await page.locator("#recordings button.open small").textContent()).toContain("TE 2");
@@ -2082,6 +2087,31 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       const fitted = await view();
       expect(fitted.start).toBeCloseTo(-hop / 2, 9);
       expect(fitted.end).toBeCloseTo((frames - 0.5) * hop, 6);
+    } finally {
+      expect((await patch(1)).statusCode).toBe(200);
+    }
+  });
+
+  it("shows the same part of the file when a time expansion raised elsewhere asks for a zoom past the closest level: scaled — the closest level at scale 1 kept the old seconds across the plot", async () => {
+    const id = batId; // 5 s at 384 kHz
+    await page.goto(`${base}/?te-closest#recording=${id}&t=2&level=2`);
+    await tilesLoaded(id);
+    const before = await view();
+    expect(before.level).toBe(2);
+    const span = (v: View) => v.end - v.start;
+    const revision = new URL((await page.getAttribute("#tiles img", "data-src"))!, base).searchParams.get("revision");
+    const patch = (te: number) => app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: { authorization: `Bearer ${adminKey}` }, payload: { time_expansion: te } });
+    try {
+      expect((await patch(2)).statusCode).toBe(200);
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await expect.poll(() => page.textContent("#recording-facts"), { timeout: 10_000 }).toBe(" — 2.50 s, 768.0 kHz");
+      await tilesLoaded(id, `revision=${revision}&`);
+      // Half the real seconds across the plot, around the same sample: 1 s real now.
+      const after = await view();
+      expect(after.level).toBe(2);
+      expect([after.level, after.scale]).toEqual([2, 2]);
+      expect(span(after) / span(before)).toBeCloseTo(1 / 2, 6);
+      expect(Math.abs(middleOf(after) - 1)).toBeLessThanOrEqual(span(after) / 500);
     } finally {
       expect((await patch(1)).statusCode).toBe(200);
     }
@@ -2109,6 +2139,35 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.keyboard.press(" ");
     await expect.poll(played).toEqual(STOPPED);
     expect(await page.evaluate(() => scrollY)).toBe(0); // Space did not scroll the page
+  });
+
+  it("shows a playback still being fetched as playing, and stops it by Space, Escape or the button before its audio arrives — they read the paused audio as nothing playing, the button disabled", async () => {
+    await page.goto(`${base}/?stop-loading#recording=${batId}`);
+    await tilesLoaded(batId);
+    const held: Route[] = [];
+    const playback = (url: URL) => url.pathname.endsWith("/playback");
+    await page.route(playback, (r) => void held.push(r));
+    const played = async () => [await page.textContent("#play"), await page.getAttribute("#play", "aria-pressed"), await page.isEnabled("#play"), await page.evaluate(() => document.querySelector("audio")!.paused)];
+    const LOADING = ["■ Stop", "true", true, true], STOPPED = ["▶ Play visible", "false", true, true];
+    try {
+      for (const stop of [() => page.keyboard.press(" "), () => page.keyboard.press("Escape"), () => page.click("#play")]) {
+        await page.focus("#plot");
+        const asked = held.length;
+        await page.keyboard.press(" ");
+        await expect.poll(() => held.length).toBe(asked + 1);
+        expect(await played()).toEqual(LOADING);
+        await stop();
+        expect(await played()).toEqual(STOPPED);
+        // Stopped, not asked again; its audio arriving then does not start.
+        await held.at(-1)!.continue();
+        await page.waitForTimeout(500);
+        expect(held.length).toBe(asked + 1);
+        expect(await played()).toEqual(STOPPED);
+        expect(await page.textContent("#status")).toBe("");
+      }
+    } finally {
+      await page.unroute(playback);
+    }
   });
 
   it("keeps the time at the plot's middle as the window is resized — it kept the left edge", async () => {

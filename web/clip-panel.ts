@@ -277,7 +277,8 @@ export class ClipPanel {
     // Whatever is typed in the panel (a note, a tag, bounds) may start or end a draft.
     panel.addEventListener("input", () => this.#guardUnsaved());
     panel.addEventListener("change", () => this.#guardUnsaved());
-    $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && this.#selectedId) this.close(false); });
+    // Not an Escape spent stopping playback (main.ts): one press both stopped it and closed the panel.
+    $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && !e.defaultPrevented && this.#selectedId) this.close(false); });
   }
 
   /**
@@ -690,6 +691,8 @@ export class ClipPanel {
     if (this.#selectedId !== read.id || now?.id !== read.id) return;
     for (const [name, text] of typed) inputs[name].value = text;
     for (const name of changed) inputs[name].setAttribute("aria-invalid", "true");
+    // The page too (its box, list, features heading, selection): it kept the bounds as read.
+    this.#host.moved(now, false);
     const what = changed.map((name) => `its ${BOUND_WORDS[name]} was moved meanwhile by another (${boundValue(name, now[name])} now, ${boundValue(name, read[name])} as read)`).join("; ");
     const edits = typed.length === 1 ? "your edit kept: Move clip again to apply it" : "your edits kept: Move clip again to apply them";
     this.#say(`clip not moved: ${what} — the fields show the clip as it is now, with ${edits}`, true);

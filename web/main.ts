@@ -375,10 +375,29 @@ async function applyParams() {
   else if (changedUnits || state.geometry.hopSeconds !== previousHop) {
     // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
     // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
-    state.level = clampLevel(Math.round(Math.log2(state.geometry.hopSeconds / secondsPerPx)));
-    state.scale = 1;
-    centreOn(middle);
+    keepSecondsPerPx(secondsPerPx, middle);
   } else centreOn(middle); // the same frames: the same view, a fitted one's scale included
+}
+
+/**
+ * Shows `secondsPerPx` real seconds a pixel, centred on frame `middle`, to the nearest level — and
+ * past the closest level exactly, scaled as fit() scales: a time expansion raised while zoomed in
+ * kept the closest level at scale 1, the plot spanning the old seconds. A recording then narrower
+ * than the plot is fitted.
+ */
+function keepSecondsPerPx(secondsPerPx: number, middle: number) {
+  const wanted = state.geometry!.hopSeconds / secondsPerPx; // pixels a frame
+  // The nearest level, not `wanted` itself, decides: 4.000000001 px is level 2's, at scale 1.
+  const level = Math.round(Math.log2(wanted));
+  if (level > MAX_LEVEL) {
+    if (wanted <= wholePxPerFrame()) { fit(); return; }
+    state.level = MAX_LEVEL;
+    state.scale = wanted / 2 ** MAX_LEVEL;
+  } else {
+    state.level = clampLevel(level);
+    state.scale = 1;
+  }
+  centreOn(middle);
 }
 
 /** Milliseconds before a request the server did not answer (no connection) is made again. */
@@ -611,6 +630,11 @@ function clockTime(t: number, digits: number): string {
 /** A time as the page says it outside the axis: h:mm:ss to the millisecond (trailing zeros dropped) from an hour on, else seconds (2.5 s). */
 function timeText(t: number): string {
   return t >= HOUR ? clockTime(t, 3).replace(/\.?0+$/, "") : `${+t.toFixed(3)} s`;
+}
+
+/** A recording's duration: h:mm:ss from an hour on (timeText; "4000.00 s" read poorly), else seconds to two decimals. */
+function durationText(d: number): string {
+  return d >= HOUR ? timeText(d) : `${d.toFixed(2)} s`;
 }
 
 /** A step of 1, 2 or 5 × 10^k giving ticks at least `minPx` apart. */
@@ -1230,12 +1254,15 @@ function playSelection() {
  */
 async function playRange(from: number, to: number, button: HTMLButtonElement, what: string) {
   const rec = state.recording!, audio = $<HTMLAudioElement>("audio");
-  if (!audio.paused) { stopPlayback(); return; }
+  if (playing()) { stopPlayback(); return; }
   const asked = ++playbacks;
   const start = Math.max(0, from);
   const longest = (MAX_PLAYBACK_SAMPLES / rec.channels - 1) / rec.samplerate;
   const end = Math.min(rec.duration, to, start + longest);
-  button.disabled = true;
+  // Playing from the fetch's start: Space, Escape and the button (enabled, "■ Stop") stop it while
+  // it loads — they read the paused audio as nothing playing, and the press started another.
+  loading = true;
+  showPlaying(button);
   try {
     const res = await fetch(`/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}`, { headers: authHeaders() });
     if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText);
@@ -1248,15 +1275,23 @@ async function playRange(from: number, to: number, button: HTMLButtonElement, wh
     // left a 40 kHz call ultrasonic, hence silent, at 0.1×.
     audio.preservesPitch = false;
     await audio.play();
-    showPlaying(button);
+    loading = false;
+    showPlaying(button); // shown since the fetch; again in case a pause event cleared it
     if (end < to && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of ${what}: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
     followCursor(firstFrame / rec.samplerate);
   } catch (err) {
     // Stopped (or another playback asked) before it started: play() was refused by that pause, which is no failure.
-    if (asked === playbacks) setStatus(`cannot play: ${(err as Error).message}`, true);
-  } finally {
-    button.disabled = false;
+    if (asked === playbacks) {
+      setStatus(`cannot play: ${(err as Error).message}`, true);
+      loading = false;
+      showPlaying(null);
+    }
   }
+}
+
+/** Whether a playback plays or is being fetched (`loading`): what Space, Escape and Play's second press stop. */
+function playing(): boolean {
+  return loading || !$<HTMLAudioElement>("audio").paused;
 }
 
 /** Plays the audio at the speed chosen: when it plays and whenever the choice changes (it waited for the next play). */
@@ -1266,6 +1301,8 @@ function applySpeed() {
 
 /** Bumped by every playback asked for and every stop: a playback whose audio arrives after a stop (or a newer one) does not start. */
 let playbacks = 0;
+/** True from a playback's request until its audio plays, it fails or it is stopped: the audio is paused meanwhile. */
+let loading = false;
 
 /**
  * Stops what plays (Stop, Space or Escape, another recording opened, its time expansion changed):
@@ -1274,6 +1311,7 @@ let playbacks = 0;
  */
 function stopPlayback() {
   playbacks++;
+  loading = false;
   $<HTMLAudioElement>("audio").pause();
   $("cursor").hidden = true;
   showPlaying(null);
@@ -1399,15 +1437,22 @@ function bindPlot() {
       // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
       Home: () => panTo(0), End: () => panTo(state.geometry!.frames * pxPerFrame() - plot.clientWidth),
       g: () => $<HTMLInputElement>("goto").select(), // focused, its text selected: typed over
-      // Space plays the view, or stops what plays; Escape stops it too (and closes a clip's panel: clip-panel.ts).
-      " ": () => { if ($<HTMLAudioElement>("audio").paused) playVisible(); else stopPlayback(); },
+      // Space plays the view, or stops what plays or is being fetched; Escape stops it too (below).
+      " ": () => { if (playing()) stopPlayback(); else playVisible(); },
     };
-    if (e.key === "Escape" && !$<HTMLAudioElement>("audio").paused) stopPlayback();
     const run = act[e.key];
     if (!run) return;
     e.preventDefault();
     run();
   });
+  // Escape stops what plays (or is being fetched) and is spent there: the clip panel's own Escape
+  // on the plot (clip-panel.ts) skips it — one press both stopped playback and closed the panel.
+  // Capture: at the plot it runs before the panel's listener, added first.
+  plot.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || !playing()) return;
+    e.preventDefault();
+    stopPlayback();
+  }, true);
   $("play").onclick = () => state.recording && state.geometry && playVisible();
   $("play-selection").onclick = () => state.geometry && playSelection();
   $("clip-selection").onclick = (e) => state.geometry && void clipSelection(e.shiftKey);
@@ -1847,7 +1892,7 @@ async function listRecordings(datasetId: string, offset: number): Promise<Record
     const b = document.createElement("button");
     b.dataset.id = r.id;
     b.classList.toggle("open", r.id === state.recording?.id);
-    const facts = `${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
+    const facts = `${durationText(r.duration)} · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
     b.append(r.path, el("br", ""), el("small", "", facts));
     b.onclick = () => {
       openings.cancel(); // a link's still read opened its recording over this one
@@ -2031,7 +2076,7 @@ async function openRecording(rec: Recording, view: LinkedView | null = null, dat
 
 /** The open recording's duration and rate, real (time expansion applied), after its name. */
 function showRecordingFacts(rec: Recording) {
-  $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
+  $("recording-facts").textContent = ` — ${durationText(rec.duration)}, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
 }
 
 /** The panel of the clip selected (web/clip-panel.ts), on the page's clips. */
