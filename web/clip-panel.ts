@@ -740,9 +740,13 @@ export class ClipPanel {
     $<HTMLInputElement>("clip-panel-tag-value").value = d.tagValue;
   }
 
-  /** Keeps what the note and tag fields hold as clip `id`'s draft (none, if they are empty). */
+  /** Keeps what the note and tag fields hold as clip `id`'s draft. */
   #keepDraft(id: string) {
-    const d = this.#typed();
+    this.#storeDraft(id, this.#typed());
+  }
+
+  /** Keeps `d` as clip `id`'s draft (none, if it is empty). */
+  #storeDraft(id: string, d: Draft) {
     if (isEmpty(d)) this.#drafts.delete(id);
     else this.#drafts.set(id, d);
   }
@@ -758,8 +762,7 @@ export class ClipPanel {
     if (this.#selectedId === id) this.#fillDraft(change(this.#typed()));
     else {
       const kept = this.#drafts.get(id);
-      if (kept) this.#drafts.set(id, change(kept));
-      if (kept && isEmpty(this.#drafts.get(id)!)) this.#drafts.delete(id);
+      if (kept) this.#storeDraft(id, change(kept));
     }
     this.#guardUnsaved();
   }

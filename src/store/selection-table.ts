@@ -9,6 +9,7 @@
  * once (up to MAX_ISSUES): a researcher fixes the file in one pass.
  */
 import { decimalNumber } from "../audio/decimal.js";
+import { plural } from "../audio/types.js";
 import { csvCell, unguardedCsvCell } from "../render/csv.js";
 import { InvalidError } from "./errors.js";
 import { isBlank, labelForm, wellFormed, WELL_FORMED } from "./labels.js";
@@ -683,7 +684,7 @@ function checkFileStarts(starts: readonly RowStart[], issues: TableFaults): void
       const agreeing = new Set(sorted.slice(best.from, best.from + best.count));
       for (const r of rows) {
         if (agreeing.has(r)) continue;
-        fault(r, `${cells(r)}, where the ${best.count} other selection${best.count === 1 ? "" : "s"} of ${name} give ${shownSeconds(fileStart)} s (the file's start in the table): one of the two cells was edited without the other, and the row would be placed by its ${COLUMN.fileOffset} (at ${shownSeconds(r.offset)} s, to ${shownSeconds(r.offset + (r.endTime - r.beginTime))} s), which its ${COLUMN.begin} does not say. Set ${COLUMN.fileOffset} to ${shownSeconds(r.beginTime - fileStart)} to place it by its ${COLUMN.begin}, as Raven does — or ${COLUMN.begin} back to ${shownSeconds(r.offset + fileStart)} to keep it where it was`);
+        fault(r, `${cells(r)}, where the ${plural(best.count, "other selection")} of ${name} give ${shownSeconds(fileStart)} s (the file's start in the table): one of the two cells was edited without the other, and the row would be placed by its ${COLUMN.fileOffset} (at ${shownSeconds(r.offset)} s, to ${shownSeconds(r.offset + (r.endTime - r.beginTime))} s), which its ${COLUMN.begin} does not say. Set ${COLUMN.fileOffset} to ${shownSeconds(r.beginTime - fileStart)} to place it by its ${COLUMN.begin}, as Raven does — or ${COLUMN.begin} back to ${shownSeconds(r.offset + fileStart)} to keep it where it was`);
       }
       continue;
     }
