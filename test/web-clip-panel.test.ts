@@ -958,6 +958,33 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await held(a.id)).toMatchObject({ ...stored, end_time: 1.5, low_freq: null });
   });
 
+  it("keeps a bound typed while a Move's answer is on its way: the answer filled every field again, the typing lost and the next Move finding nothing edited", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5, 1000, 5000]]);
+    await clickAt(0.35, 0.9); // within its band: 2.4 kHz
+    await panelShows(a);
+    // The PATCH's answer held back once the server has moved the clip, until released.
+    let moved!: () => void, release!: () => void;
+    const isMoved = new Promise<void>((r) => (moved = r)), released = new Promise<void>((r) => (release = r));
+    await page.route(`**/v1/clips/${a.id}`, async (route) => {
+      if (route.request().method() !== "PATCH") return route.continue();
+      const response = await route.fetch();
+      moved();
+      await released;
+      await route.fulfill({ response });
+    });
+    await page.fill("#clip-panel-end", "0.6");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await isMoved;
+    await page.fill("#clip-panel-high", "7000");
+    release();
+    await expect.poll(status).toBe("clip moved to 0.2000–0.6000 s, 1000–5000 Hz");
+    expect(await Promise.all(["end", "high"].map((f) => page.inputValue(`#clip-panel-${f}`)))).toEqual(["0.6", "7000"]);
+    await page.unroute(`**/v1/clips/${a.id}`);
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.high_freq).toBe(7000);
+    expect(await held(a.id)).toMatchObject({ start_time: 0.2, end_time: 0.6, low_freq: 1000, high_freq: 7000 });
+  });
+
   it("draws a clip with frequency bounds as a box over its band, one without over the plot's height; the panel shows, moves and removes the bounds", async () => {
     const { clips: [box, plain, below] } = await openWithClips([[0.2, 0.6, 6000, 12000], [0.9, 1.2], [1.4, 1.8, null, 6000]]);
     const plot = (await page.locator("#plot").boundingBox())!;
@@ -1732,7 +1759,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(async () => (await held(a.id))!.start_time).toBe(0.25);
     expect(await held(a.id)).toMatchObject({ start_time: 0.25, end_time: 0.6, low_freq: 1000, high_freq: 5000 });
     expect(bodies).toEqual([{ start_time: 0.25, expected: { start_time: 0.2 } }]);
-    expect(await page.inputValue("#clip-panel-end")).toBe("0.6");
+    // The database holds the move before the page has read the answer: wait for the page.
+    await expect.poll(() => page.inputValue("#clip-panel-end")).toBe("0.6");
     // The start moved again by the other, the user's start from 0.25: refused, said, the fields
     // showing the clip now with the user's edit kept — Move again applies it.
     await call("PATCH", `/v1/clips/${a.id}`, { start_time: 0.3, high_freq: 6000 });

@@ -218,11 +218,11 @@ export class ClipPanel {
   /** Where the focus goes back to when the panel closes: the list's button or the plot that opened it. */
   #returnTo: HTMLElement | null = null;
   /**
-   * The bounds the fields were last filled with (`values`: a refresh leaves the numbers being typed
-   * alone unless the clip moved) and the text each field was given (`shown`, rounded: boundTexts).
+   * The bounds the fields were last filled with (`bounds`: a refresh leaves a number being typed
+   * alone unless its bound moved) and the text each field was given (`shown`, rounded: boundTexts).
    * A field still showing its text is not edited: Move sends the clip's own bound, not its rounding.
    */
-  #filled: { values: string; shown: Record<BoundName, string> } | null = null;
+  #filled: { bounds: Record<BoundName, number | null>; shown: Record<BoundName, string> } | null = null;
   /** The clip being fetched, and the completion being asked for: only the latest counts. */
   readonly #loads = new LatestRequest(0);
   readonly #keySuggestions = new LatestRequest(SUGGEST_DELAY_MS);
@@ -436,18 +436,24 @@ export class ClipPanel {
     void this.open(next.dataset.clipId!, next);
   }
 
-  /** Fills the panel with `clip`: its bounds (unless the same numbers are being edited), tags and notes. */
+  /** Fills the panel with `clip`: its bounds (a field being edited kept while its bound stays), tags and notes. */
   #show(clip: PanelClip) {
     this.#clip = clip;
     const panel = $("clip-panel");
     panel.hidden = false;
     panel.dataset.clipId = clip.id;
     $("clip-panel-title").textContent = `Clip ${this.#bounds(clip)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
-    const values = JSON.stringify(BOUND_NAMES.map((name) => clip[name]));
-    if (values !== this.#filled?.values) {
+    const before = this.#filled;
+    if (!before || BOUND_NAMES.some((name) => clip[name] !== before.bounds[name])) {
       const shown = boundTexts(clip, this.#host.recording()!); // a clip is shown in the recording open
-      for (const name of BOUND_NAMES) $<HTMLInputElement>(BOUND_FIELDS[name]).value = shown[name];
-      this.#filled = { values, shown };
+      for (const name of BOUND_NAMES) {
+        const input = $<HTMLInputElement>(BOUND_FIELDS[name]);
+        // A field typed in since, whose bound this change leaves as it was, keeps the typing: the
+        // answer of a Move sent before it overwrote it, and the next Move found nothing edited.
+        const typing = before && input.value !== before.shown[name] && clip[name] === before.bounds[name];
+        if (!typing) input.value = shown[name];
+      }
+      this.#filled = { bounds: Object.fromEntries(BOUND_NAMES.map((name) => [name, clip[name]])) as Record<BoundName, number | null>, shown };
     }
     this.#guardUnsaved();
     // Only what the API lets the user do is offered (another member clicked Move or Delete, and got a 403).
