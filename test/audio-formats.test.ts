@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decode, openAudio } from "../src/audio/index.js";
+import { concatBytes } from "./audio-helpers.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const FIXTURES = path.resolve(ROOT, "../shared/fixtures");
@@ -204,6 +205,15 @@ describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, 
     await expectSameAudio(sized(ds64, field, extra), rf64);
   });
 
+  it.each([
+    ["ds64 0, field 0", 0],
+    ["ds64 0, field 0xFFFFFFFF", 0xffffffff],
+  ])("%s with a LIST chunk after the samples: the audio ends where the chunk begins, as in a WAV (it was read as 6 frames of audio)", async (_, field) => {
+    const list = new Uint8Array([..."LISTxxxxINFO"].map((c) => c.charCodeAt(0)));
+    new DataView(list.buffer).setUint32(4, 4, true);
+    await expectSameAudio(concatBytes(sized(0, field), list), rf64);
+  });
+
   it("a ds64 data size short of the file still counts (1000 bytes: 500 frames), as in libsndfile", async () => {
     const [got, whole] = await Promise.all([decode(sized(1000, 0xffffffff)), decode(rf64)]);
     expect(got.data[0]).toEqual(whole.data[0].subarray(0, 500));
@@ -245,6 +255,45 @@ describe("WAV data size left unset by its writer: the rest of the file", () => {
     new DataView(b.buffer).setUint32(48, 4, true);
     b.set([..."INFO"].map((c) => c.charCodeAt(0)), 52);
     expect((await openAudio(b)).info.frames).toBe(0);
+  });
+
+  /** A RIFF chunk: `id`, its size (little-endian) and `body`, padded to an even length. */
+  function chunk(id: string, body: Uint8Array | string): Uint8Array {
+    const bytes = typeof body === "string" ? new Uint8Array(Buffer.from(body, "latin1")) : body;
+    const b = new Uint8Array(8 + bytes.length + (bytes.length & 1));
+    b.set(Buffer.from(id, "latin1"));
+    new DataView(b.buffer).setUint32(4, bytes.length, true);
+    b.set(bytes, 8);
+    return b;
+  }
+  // A LIST/INFO chunk (INAM "hello" with its NUL: 26 bytes), an ID3 tag's header, an empty cue list, an odd-sized iXML chunk.
+  const listInfo = chunk("LIST", concatBytes(Buffer.from("INFO"), chunk("INAM", "hello\0")));
+  const id3 = chunk("id3 ", concatBytes(Buffer.from("ID3"), new Uint8Array([4, 0, 0, 0, 0, 0, 0])));
+  const cue = chunk("cue ", concatBytes(new Uint8Array(4), new Uint8Array(24)));
+  const ixml = chunk("iXML", "<BWFXML/>");
+
+  it.each([
+    ["0 with a LIST/INFO chunk after the audio (read as 13 frames of audio)", 0, [listInfo]],
+    ["0 with an odd-sized chunk whose pad byte the file lacks", 0, [listInfo, ixml.subarray(0, ixml.length - 1)]],
+    ["0 with a chain of chunks after the audio: cue, id3, LIST", 0, [cue, id3, listInfo]],
+    ["0xFFFFFFFF with a bext chunk after the audio (libsndfile reads it as audio)", 0xffffffff, [chunk("bext", new Uint8Array(602))]],
+  ])("unset size %s: the audio ends where the chunks after it begin", async (_, field, tail) => {
+    const b = sized(field, 0, concatBytes(...tail));
+    await expectSameAudio(b, wav);
+  });
+
+  it("the LIST/INFO chunk after audio of unset size is read as the recording's metadata", async () => {
+    const reader = await openAudio(sized(0, 0, listInfo));
+    expect([reader.info.frames, reader.info.metadata.info]).toEqual([16000, { INAM: "hello" }]);
+  });
+
+  it.each([
+    ["an unknown chunk id", concatBytes(chunk("abcd", new Uint8Array(40)))],
+    ["a known id whose size ends before the end of the file", concatBytes(chunk("LIST", new Uint8Array(40)), new Uint8Array(10))],
+    ["a known id whose size ends past the end of the file", chunk("LIST", new Uint8Array(40)).subarray(0, 30)],
+  ])("bytes after audio of unset size that are no recognisable chunk (%s) stay audio", async (_, tail) => {
+    const got = await decode(sized(0, 0, tail));
+    expect(got.frames).toBe(16000 + Math.floor(tail.length / 2));
   });
 });
 

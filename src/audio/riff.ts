@@ -192,7 +192,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     } else {
       chunk = { id: fourcc(h, 0), body: at + 8, size: hv.getUint32(4, le) };
     }
-    if (kind === "rf64" && chunk.id === "data") chunk.size = rf64DataSize(chunk, ds64, src.size);
+    if (kind === "rf64" && chunk.id === "data") chunk.size = await rf64DataSize(src, chunk, ds64);
     if ((kind === "wav" || kind === "rifx") && chunk.id === "data" && !data) chunk.size = await wavDataSize(src, chunk, le);
     const remaining = src.size - chunk.body;
     if (chunk.size > remaining) {
@@ -272,13 +272,14 @@ async function declaredFileSize(src: ByteSource, kind: RiffKind, ds64: { riffSiz
  * The size of an RF64 data chunk. RF64 puts 0xFFFFFFFF in the 32-bit field and the real size in
  * ds64, whose size counts whatever the field says, as in libsndfile (a writer that streams may
  * leave the field 0). A size stated nowhere — ds64's 0 and the field 0 or 0xFFFFFFFF, or no ds64
- * and the field 0, as a writer leaves a recording it never finalised — is the rest of the file:
- * libsndfile reads such a file as 0 frames, a recording full of audio as empty.
+ * and the field 0, as a writer leaves a recording it never finalised — is the rest of the file
+ * up to the chunks after the audio that `audioEndBeforeTail` recognises: libsndfile reads such a
+ * file as 0 frames, a recording full of audio as empty.
  */
-function rf64DataSize(chunk: Chunk, ds64: { dataSize: number } | null, fileSize: number): number {
+async function rf64DataSize(src: ByteSource, chunk: Chunk, ds64: { dataSize: number } | null): Promise<number> {
   if (ds64 && ds64.dataSize > 0) return ds64.dataSize;
   if (chunk.size === 0xffffffff && !ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
-  if (chunk.size === 0 || chunk.size === 0xffffffff) return fileSize - chunk.body;
+  if (chunk.size === 0 || chunk.size === 0xffffffff) return (await audioEndBeforeTail(src, chunk.body, true)) - chunk.body;
   return chunk.size;
 }
 
@@ -287,16 +288,59 @@ function rf64DataSize(chunk: Chunk, ds64: { dataSize: number } | null, fileSize:
  * pipe: ffmpeg, sox) puts 0xFFFFFFFF there, which libsndfile reads as the rest of the file; a
  * recorder stopped before it finalised its file (power lost, card pulled) leaves 0 with the audio
  * after it, which libsndfile reads as 0 frames — a recording full of audio shown as empty. Both
- * are the rest of the file here, unless a chunk header follows the 0: then the data chunk is empty.
+ * are the rest of the file here up to the chunks after the audio that `audioEndBeforeTail`
+ * recognises, unless a chunk header follows the 0: then the data chunk is empty.
  */
 async function wavDataSize(src: ByteSource, chunk: Chunk, le: boolean): Promise<number> {
   const rest = src.size - chunk.body;
-  if (chunk.size === 0xffffffff) return rest;
-  if (chunk.size !== 0 || rest < 8) return chunk.size;
-  const next = await src.read(chunk.body, 8);
-  const fourccLike = next.subarray(0, 4).every((c) => c >= 0x20 && c <= 0x7e);
-  const size = new DataView(next.buffer, next.byteOffset, 8).getUint32(4, le);
-  return fourccLike && size <= rest - 8 ? 0 : rest;
+  if (chunk.size === 0 && rest >= 8) {
+    const next = await src.read(chunk.body, 8);
+    const fourccLike = next.subarray(0, 4).every((c) => c >= 0x20 && c <= 0x7e);
+    const size = new DataView(next.buffer, next.byteOffset, 8).getUint32(4, le);
+    if (fourccLike && size <= rest - 8) return 0;
+  }
+  if (chunk.size !== 0 && chunk.size !== 0xffffffff) return chunk.size;
+  return (await audioEndBeforeTail(src, chunk.body, le)) - chunk.body;
+}
+
+/**
+ * Chunk ids that writers put after a WAV's audio: the ones libsndfile's wav.c names, with ID3
+ * (`id3 `, `ID3 `), GUANO (`guan`), XMP (`_PMX`), `axml`, `umid` and padding (`JUNK`, `FLLR`).
+ */
+const TAIL_CHUNK_IDS = new Set(
+  ["LIST", "id3 ", "ID3 ", "cue ", "bext", "guan", "fact", "PEAK", "smpl", "inst", "acid", "cart", "iXML", "axml", "_PMX", "umid", "levl", "MEXT", "DISP",
+    "strc", "afsp", "clm ", "elmo", "exif", "plst", "labl", "ltxt", "note", "slnt", "JUNK", "junk", "PAD ", "pad ", "FLLR"]
+    .map((id) => Buffer.from(id, "latin1").readUInt32BE(0)),
+);
+/** How far before the end of the file `audioEndBeforeTail` looks for chunks: all of a tail larger than this stays audio. */
+const TAIL_SCAN_BYTES = 4 << 20;
+
+/**
+ * Where the audio of a data chunk whose size is unset (0 or 0xFFFFFFFF), starting at byte `body`,
+ * ends: before the chunks a writer put after it, else at the end of the file. Nothing states where
+ * the audio stops, so only a tail that cannot be audio by chance is taken off — a chain of chunks
+ * with ids of `TAIL_CHUNK_IDS`, each starting where the one before ends (RIFF's even padding), the
+ * last ending exactly at the end of the file (its pad byte there or not), in the last
+ * `TAIL_SCAN_BYTES`. Bytes that are no such chain (an unknown id, a size that ends elsewhere) stay
+ * audio: they may be samples. libsndfile reads the chunks as audio (0xFFFFFFFF) or reads no audio (0).
+ */
+async function audioEndBeforeTail(src: ByteSource, body: number, le: boolean): Promise<number> {
+  const from = Math.max(body, src.size - TAIL_SCAN_BYTES);
+  const tail = await src.read(from, src.size - from);
+  const v = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  // Walked backwards: a chunk joins the chain when it ends where the chain (or the file) begins.
+  const chainStarts = new Set([src.size]);
+  let end = src.size;
+  for (let at = src.size - 8; at >= from; at--) {
+    if ((at - body) % 2 !== 0 || !TAIL_CHUNK_IDS.has(v.getUint32(at - from, false))) continue;
+    const size = v.getUint32(at - from + 4, le);
+    const next = at + 8 + size;
+    if (next === src.size || chainStarts.has(next + (size % 2))) {
+      chainStarts.add(at);
+      end = at;
+    }
+  }
+  return end;
 }
 
 async function readMetadataChunk(src: ByteSource, chunk: Chunk, metadata: Record<string, unknown>): Promise<void> {
