@@ -656,6 +656,28 @@ describe("FLAC frames of sizes the decoder library mishandles (valid files, writ
     }
   });
 
+  it("a FLAC whose STREAMINFO max frame size is 0xFFFFFF (a legal 24-bit value, bounding nothing) opens and decodes as the same file with 0 (unknown) does, sample by sample, whole and in seeks — it was refused as having frames longer than the decoder takes", async () => {
+    let seed = 11;
+    const frames = 5 * 4096 + 700;
+    const samples = Array.from({ length: 2 }, () => new Int32Array(frames).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >> 16)); // 16-bit signed
+    const unknown = verbatimFlac(samples, 48000, 16, 4096, false);
+    const huge = unknown.slice();
+    expect([...huge.subarray(15, 18)]).toEqual([0, 0, 0]); // STREAMINFO's max frame size (bytes 8 + 7 to 8 + 9)
+    huge.set([0xff, 0xff, 0xff], 15);
+    const [want, got] = await Promise.all([decode(unknown), decode(huge)]);
+    expect(got.frames).toBe(frames);
+    got.data.forEach((x, c) => {
+      expect(x, `channel ${c}`).toEqual(want.data[c]);
+      expect(x, `channel ${c}`).toEqual(Float32Array.from(samples[c], (v) => v / 2 ** 15));
+    });
+    const reader = await openAudio(huge, { blockFrames: 1000 });
+    try {
+      for (const [channel, start] of [[1, 19000], [0, 4000], [1, frames - 5]]) expect(await reader.read(channel, start, 5), `channel ${channel} from ${start}`).toEqual(want.data[channel].subarray(start, start + 5));
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("a FLAC whose frames may be longer than the decoder takes (8 channels of 24 bits, 65535 samples a frame: 1.57 MB) is refused at open, naming the sizes — the decoder skipped such frames and read the last, short frame's samples as sample 0 on, without an error", async () => {
     let seed = 5;
     const samples = Array.from({ length: 8 }, () => new Int32Array(2 * 65535 + 1000).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >> 8));

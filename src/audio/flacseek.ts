@@ -32,8 +32,8 @@ export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number, bloc
  * at a side channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits
  * count, the longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16.
  * `stated`: STREAMINFO's max frame size (§8.2; 0 is unknown). `bound`: the stated size where it
- * is smaller than the verbatim one — a larger one, which nothing checks, would only make every
- * seek read more.
+ * is smaller than the verbatim one — a larger one (up to 0xFFFFFF), which nothing checks, would
+ * only make every seek read more, and refuse streams the decoder reads.
  */
 function longestFrame(streaminfo: Uint8Array, bitsPerSample: number, blocksize: number): { verbatim: number; stated: number; bound: number } {
   const stated = (streaminfo[15] << 16) | (streaminfo[16] << 8) | streaminfo[17];
@@ -77,12 +77,11 @@ export function decoderProblem(streaminfo: Uint8Array, bitsPerSample: number, bl
   if (!DECODER_DEPTHS.includes(bitsPerSample)) {
     return `flac: ${bitsPerSample}-bit samples are not supported (the decoder reads ${DECODER_DEPTHS.join(", ")}-bit FLAC; libsndfile refuses ${bitsPerSample}-bit FLAC too)`;
   }
-  const { verbatim, stated } = longestFrame(streaminfo, bitsPerSample, blocksize);
-  if (stated > DECODER_FRAME_MAX) return `flac: frames of up to ${stated} bytes (STREAMINFO's max frame size) are longer than the ${DECODER_FRAME_MAX} bytes the decoder takes: not supported`;
-  if (stated === 0 && verbatim > DECODER_FRAME_MAX) {
-    return `flac: frames may be up to ${verbatim} bytes (its block size stored verbatim) and STREAMINFO does not state their max size; the decoder takes frames of at most ${DECODER_FRAME_MAX} bytes and would skip longer ones: not supported`;
-  }
-  return null;
+  // The bound, not the stated size: a stated size above the verbatim one (0xFFFFFF) bounds nothing, as 0 does.
+  const { verbatim, stated, bound } = longestFrame(streaminfo, bitsPerSample, blocksize);
+  if (bound <= DECODER_FRAME_MAX) return null;
+  if (bound === stated) return `flac: frames of up to ${stated} bytes (STREAMINFO's max frame size) are longer than the ${DECODER_FRAME_MAX} bytes the decoder takes: not supported`;
+  return `flac: frames may be up to ${verbatim} bytes (its block size stored verbatim) and STREAMINFO ${stated ? `states none below that (${stated})` : "does not state their max size"}; the decoder takes frames of at most ${DECODER_FRAME_MAX} bytes and would skip longer ones: not supported`;
 }
 
 /** CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0 — the FLAC frame header checksum. */
