@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/stream-reader.js";
 import { gaplessLength, gaplessOf, parseInfoTag, parseMpegHeader, type MpegHeader } from "../src/audio/mp3seek.js";
+import { concatBytes } from "./audio-helpers.js";
 import { random } from "./random.js";
 
 const GOLDEN = path.resolve(import.meta.dirname, "golden/audio");
@@ -412,6 +413,50 @@ describe("bytes after the last frame that are no frame (zeros, 0xff, random byte
       const whole = await decode(p);
       expect(whole.data.length, label).toBe(good.data.length);
       expect(whole.data.every((c, i) => sameSamples(c, good.data[i])), label).toBe(true);
+    }
+  });
+});
+
+/**
+ * The MPEG-2 mono seed's audio frames laid out again in frames of `frameBytes` bytes each, whose
+ * headers carry `bitrateIndex`: each frame's main data (its part2_3_length bits, read from the side
+ * information: 9 bytes, main_data_begin in the first 8 bits, part2_3_length in bits 9–20) gathered
+ * from the bit reservoir and put at the start of its own frame (main_data_begin 0), the rest of the
+ * frame zeros (ancillary data). The same bits reach the decoder, so the samples are the seed's.
+ */
+function relaidMpeg2(frameBytes: number, bitrateIndex: number): Uint8Array {
+  const side = MPEG2.header.sideInfoBytes;
+  expect([MPEG2.header.mpeg1, MPEG2.header.channels, side]).toEqual([false, 1, 9]);
+  const reservoir = concatBytes(...MPEG2.frames.map((f) => f.subarray(4 + side)));
+  const out = new Uint8Array(MPEG2.frames.length * frameBytes);
+  let bodyAt = 0; // where the frame's body begins in the reservoir
+  MPEG2.frames.forEach((f, k) => {
+    const mainBytes = Math.ceil((((f[5] & 0x7f) << 5) | (f[6] >> 3)) / 8);
+    const from = bodyAt - f[4];
+    expect(4 + side + mainBytes, `frame ${k}'s main data fits in a frame of ${frameBytes} bytes`).toBeLessThanOrEqual(frameBytes);
+    const at = k * frameBytes;
+    out.set(f.subarray(0, 4 + side), at);
+    out[at + 2] = (bitrateIndex << 4) | (f[2] & 0x0f);
+    out[at + 4] = 0;
+    out.set(reservoir.subarray(from, from + mainBytes), at + 4 + side);
+    bodyAt += f.length - 4 - side;
+  });
+  return out;
+}
+
+describe("free format (bitrate index 0: each frame's length found from where the next one starts)", () => {
+  it("is refused when opened, naming the file and saying so — it was `the audio after frame 0 decodes at 44100 Hz, the header says 16000 Hz`, the decoder library (mpg123 fed in pieces) finding no frames in it", async () => {
+    // The stream relaid in frames of 360 bytes: as bitrate index 9 (80 kbit/s at 16 kHz, MPEG-2:
+    // 72 · 80000 / 16000 = 360 bytes) it is an ordinary MP3 with the fixture's samples; as index 0 it
+    // is the same frames in free format, which libsndfile reads as those samples too.
+    const standard = await decode(relaidMpeg2(360, 9));
+    const original = await decode(repeated(MPEG2, 1, "none"));
+    expect([standard.frames, sameSamples(standard.data[0], original.data[0])]).toEqual([30 * 576, true]);
+    for (const frameBytes of [360, 331]) {
+      const p = await file(`free-format-${frameBytes}.mp3`, relaidMpeg2(frameBytes, 0));
+      const message = `${p}: mp3: free-format MP3 (bitrate index 0) is not supported (the frame at byte 0, whose next frame begins at byte ${frameBytes})`;
+      await expect(openAudio(p)).rejects.toThrow(new AudioFormatError(message));
+      await expect(decode(p)).rejects.toThrow(new AudioFormatError(message));
     }
   });
 });

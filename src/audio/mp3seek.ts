@@ -36,9 +36,10 @@
  * 64-bit mpg123 does: the decode from the start begins at that first decoded frame and drops the
  * samples before the first output one (Mp3Stream.start), the length ends the output.
  *
- * Streams this does not cover — Layer I/II, free format, an MPEG-2 stream whose first decoded
+ * Streams this does not cover — Layer I/II, an MPEG-2 stream whose first decoded
  * frames lack their reservoir, anything but frames up to the end (junk, a second stream) — report
  * it (`seek()` and `length()` return null) and the reader decodes from the start, as mpg123 does.
+ * A free-format stream (bitrate index 0) is refused when opened (probeMpeg).
  */
 import { ByteCache } from "./byte-cache.js";
 import type { ByteSource, FileIdentity } from "./source.js";

@@ -4,7 +4,7 @@
  * oggopen.ts; Mp3Stream, mp3seek.ts) — and the header probes. Each probe reads a few bytes, checks
  * them, and never sizes anything by them.
  */
-import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
+import { Mp3Stream, type MpegHeader, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, plural } from "./types.js";
 
@@ -161,11 +161,12 @@ export function probeFlac(b: Uint8Array, at: number): Probe | null {
 export async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Probe | null> {
   const h = parseMpegHeader(b, 0);
   if (!h) return null;
+  if (h.frameBytes === 0) throw await freeFormatError(src, h, at);
   // Two bytes that look like a frame header are no MPEG stream: the next frame must follow where
   // the first ends, in the same layer and rate, unless the file ends there (mpg123 and libsndfile
   // check the same; one header before random bytes decoded to 1536 frames of noise).
   const next = at + h.frameBytes;
-  if (h.frameBytes > 0 && next + 4 <= src.size) {
+  if (next + 4 <= src.size) {
     const n = parseMpegHeader(await src.read(next, 4), 0);
     if (!n || n.layer !== h.layer || n.samplerate !== h.samplerate)
       throw new AudioFormatError(`mp3: the frame at byte ${at} is not followed by another at byte ${next} (not an MPEG audio stream, or corrupt)`);
@@ -173,10 +174,30 @@ export async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Pro
       throw new AudioFormatError(`mp3: the frame at byte ${at} has ${plural(h.channels, "channel")}, the next one ${n.channels} (corrupt?)`);
   }
   const probe: Probe = { kind: "mp3", container: "mp3", samplerate: h.samplerate, channels: h.channels, bitsPerSample: null, frames: null };
-  if (h.layer !== 3 || h.frameBytes === 0) return probe; // Layer I/II and free format: counted and read by decoding
+  if (h.layer !== 3) return probe; // Layer I/II: counted and read by decoding
   const tag = parseInfoTag(await src.read(at, h.frameBytes), 0, h);
   probe.mp3 = new Mp3Stream(src, h, tag ? at + h.frameBytes : at, tag);
   return probe;
+}
+
+/** The most bytes mpg123 looks through for the frame after a free-format one (MAXFRAMESIZE in its frame.h). */
+const FREE_FORMAT_REACH = 3456;
+
+/**
+ * The refusal of an MP3 whose first frame `h`, at byte `at`, is in free format (bitrate index 0:
+ * its length is where the next frame of the stream starts, as mpg123 finds it). The decoder library
+ * (mpg123 fed in pieces) finds no frames in such a stream — it read a 16 kHz one as 2496 samples at
+ * 44100 Hz —, so it is refused at open, where the frame after it is named; without one within
+ * FREE_FORMAT_REACH the bytes are no MPEG stream.
+ */
+async function freeFormatError(src: ByteSource, h: MpegHeader, at: number): Promise<AudioFormatError> {
+  const b = await src.read(at, Math.min(FREE_FORMAT_REACH + 4, src.size - at));
+  for (let i = 4; i + 4 <= b.length; i++) {
+    const n = parseMpegHeader(b, i);
+    if (n && n.frameBytes === 0 && n.layer === h.layer && n.samplerate === h.samplerate && n.channels === h.channels)
+      return new AudioFormatError(`mp3: free-format MP3 (bitrate index 0) is not supported (the frame at byte ${at}, whose next frame begins at byte ${at + i})`);
+  }
+  return new AudioFormatError(`mp3: the frame at byte ${at} is in free format (bitrate index 0) and no frame of its stream follows it within ${FREE_FORMAT_REACH} bytes (not an MPEG audio stream, or corrupt)`);
 }
 
 /**
