@@ -21,6 +21,11 @@ export function withoutAudioRoots(message: string, roots: readonly string[]): st
   return roots.reduce((m, root) => m.replaceAll(root.endsWith("/") ? root : `${root}/`, ""), message);
 }
 
+/** How the API's errors about recording `id` name it: by its id and by `path`, its file's path in its dataset, which a person knows it by. */
+export function recordingName(id: string, path: string): string {
+  return `recording ${id} (${path})`;
+}
+
 /** For the operator whose audio moved to another disk (the roots changed, the datasets did not). */
 const MOVED_HINT = "; if its files moved to another disk, an admin points the dataset at them with PUT /v1/datasets/{id}/audio_dir";
 

@@ -54,6 +54,8 @@ export interface TileRecording {
   /** Sample frames per channel in the file. */
   frames: number;
   channels: number;
+  /** How errors about the recording name it (the window's: checkParamsForRecording); `recording <id>` where not given. */
+  name?: string;
 }
 
 /**
@@ -768,7 +770,7 @@ export class TileService {
    * geometry of that pass.
    */
   private checkedPass(recording: TileRecording, params: Params): Pass {
-    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels, name: `recording ${recording.id}`, frames: recording.frames });
+    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels, name: recording.name ?? `recording ${recording.id}`, frames: recording.frames });
     const pass = passGeometry(params, recording);
     if (needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
     return pass;

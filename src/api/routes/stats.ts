@@ -13,6 +13,7 @@ import { getRecordingLocation } from "../../store/recordings.js";
 import { listStats } from "../../store/stats.js";
 import { recordingStatsIdentity } from "../../tiles/service.js";
 import { HttpError } from "../plugins/errors.js";
+import { recordingName } from "../recording-file.js";
 import { statsView } from "../tile-stats.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } from "../schemas.js";
 
@@ -73,7 +74,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     const params = parseParams(request.query);
     const frames = { samplerate: recording.file_samplerate, timeExpansion: recording.time_expansion, frames: recording.frames };
     try {
-      checkParamsForRecording(params, { samplerate: realSamplerate(recording.file_samplerate, recording.time_expansion), channels: recording.channels, name: `recording ${id}` });
+      checkParamsForRecording(params, { samplerate: realSamplerate(recording.file_samplerate, recording.time_expansion), channels: recording.channels, name: recordingName(id, recording.path) });
     } catch (err) {
       throw err instanceof ParamsError ? new InvalidError(err.issues) : err;
     }

@@ -25,7 +25,7 @@ import { requesterOf } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
-import { fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { fileChangedWhileRead, recordingFile, recordingName, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, oneOf, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
@@ -195,7 +195,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits; deadlineMs:
     return {
       // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
       // checked: a file written while a task reads it fails the task (FileChangedError, a 409), nothing of it kept
-      recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, checked: { size: r.size, mtime: r.mtime }, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
+      recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, checked: { size: r.size, mtime: r.mtime }, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels, name: recordingName(recordingId, r.path) },
       revision: recordingRevision(r.hash, r.time_expansion),
     };
   }
