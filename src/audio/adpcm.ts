@@ -22,14 +22,50 @@ const IMA_STEP = new Int32Array([
 const clampIndex = (i: number) => (i < 0 ? 0 : i > 88 ? 88 : i);
 const clamp16 = (v: number) => (v > 32767 ? 32767 : v < -32768 ? -32768 : v);
 
-/** One IMA step: returns the new predictor; the caller advances the step index with IMA_INDEX_ADJUST. */
-function imaStep(predictor: number, index: number, nibble: number): number {
+/**
+ * One IMA step for every step index and nibble, at [index·16 + nibble]: IMA_DIFF the signed change
+ * of the predictor (before clipping to 16 bits), IMA_NEXT 16 × the step index after it (the row of
+ * the next step). Looked up rather than computed: a step then costs two loads, an add and a clip,
+ * and the step index no longer waits on the predictor's branches — decoding took 20 ns a sample
+ * (0.27 s per hour of 44.1 kHz audio in a stats pass), against ? with the tables.
+ */
+const IMA_DIFF = new Int32Array(89 * 16);
+const IMA_NEXT = new Int32Array(89 * 16);
+for (let index = 0; index < 89; index++) {
   const step = IMA_STEP[index];
-  let diff = step >> 3;
-  if (nibble & 1) diff += step >> 2;
-  if (nibble & 2) diff += step >> 1;
-  if (nibble & 4) diff += step;
-  return clamp16(nibble & 8 ? predictor - diff : predictor + diff);
+  for (let nibble = 0; nibble < 16; nibble++) {
+    let diff = step >> 3;
+    if (nibble & 1) diff += step >> 2;
+    if (nibble & 2) diff += step >> 1;
+    if (nibble & 4) diff += step;
+    IMA_DIFF[index * 16 + nibble] = nibble & 8 ? -diff : diff;
+    IMA_NEXT[index * 16 + nibble] = clampIndex(index + IMA_INDEX_ADJUST[nibble]) * 16;
+  }
+}
+
+/** A decoder's state as one number: the predictor (16-bit) above the step row (16 × step index, < 2^11). */
+const imaState = (predictor: number, row: number) => (predictor << 11) | row;
+
+/**
+ * Decodes the IMA nibbles of `count` bytes from `bytes[at]` on (low nibble first, 2 samples a byte)
+ * into `out[o…]` from decoder state `state` (imaState); returns the state after them. Samples are
+ * scaled by 1/32768, as libsndfile does.
+ */
+function imaNibbles(bytes: Uint8Array, at: number, count: number, state: number, out: Float32Array, o: number): number {
+  let pred = state >> 11;
+  let row = state & 0x7ff;
+  for (let i = 0; i < count; i++) {
+    const byte = bytes[at + i];
+    let k = row + (byte & 0x0f);
+    pred = clamp16(pred + IMA_DIFF[k]);
+    row = IMA_NEXT[k];
+    out[o++] = pred / 32768;
+    k = row + (byte >> 4);
+    pred = clamp16(pred + IMA_DIFF[k]);
+    row = IMA_NEXT[k];
+    out[o++] = pred / 32768;
+  }
+  return imaState(pred, row);
 }
 
 /**
@@ -55,17 +91,13 @@ export function imaWavCodec(channels: number, blockAlign: number, samplesPerBloc
       for (let b = 0; b < blocks; b++) {
         const base = b * blockAlign;
         const o = b * samplesPerBlock;
-        let pred = (bytes[base + 4 * channel] | (bytes[base + 4 * channel + 1] << 8)) << 16 >> 16;
-        let index = clampIndex(bytes[base + 4 * channel + 2]);
+        const pred = (bytes[base + 4 * channel] | (bytes[base + 4 * channel + 1] << 8)) << 16 >> 16;
+        let state = imaState(pred, clampIndex(bytes[base + 4 * channel + 2]) * 16);
         out[o] = pred / 32768;
-        // Nibble n (0-based, after the header sample) of this channel sits in 4-byte group
-        // floor(n/8) of the interleave, byte (n%8)>>1 of that group, low nibble for even n.
-        for (let n = 0; n < samplesPerBlock - 1; n++) {
-          const byte = bytes[base + 4 * channels + ((n >> 3) * channels + channel) * 4 + ((n & 7) >> 1)];
-          const nibble = n & 1 ? byte >> 4 : byte & 0x0f;
-          pred = imaStep(pred, index, nibble);
-          index = clampIndex(index + IMA_INDEX_ADJUST[nibble]);
-          out[o + 1 + n] = pred / 32768;
+        // This channel's nibbles after the header sample sit in its 4-byte group of each round of
+        // the interleave (a group per channel in turn), 8 samples a group, low nibble first.
+        for (let g = 0, n = 1; n < samplesPerBlock; g++, n += 8) {
+          state = imaNibbles(bytes, base + 4 * channels + (g * channels + channel) * 4, 4, state, out, o + n);
         }
       }
     },
@@ -88,15 +120,8 @@ export function imaAiffCodec(channels: number): BlockCodec {
     decode(bytes, blocks, channel, out) {
       for (let b = 0; b < blocks; b++) {
         const base = (b * channels + channel) * 34;
-        let pred = ((bytes[base] << 8) | (bytes[base + 1] & 0x80)) << 16 >> 16;
-        let index = clampIndex(bytes[base + 1] & 0x7f);
-        for (let n = 0; n < 64; n++) {
-          const byte = bytes[base + 2 + (n >> 1)];
-          const nibble = n & 1 ? byte >> 4 : byte & 0x0f;
-          pred = imaStep(pred, index, nibble);
-          index = clampIndex(index + IMA_INDEX_ADJUST[nibble]);
-          out[b * 64 + n] = pred / 32768;
-        }
+        const pred = ((bytes[base] << 8) | (bytes[base + 1] & 0x80)) << 16 >> 16;
+        imaNibbles(bytes, base + 2, 32, imaState(pred, clampIndex(bytes[base + 1] & 0x7f) * 16), out, b * 64);
       }
     },
   };

@@ -2,7 +2,7 @@
  * The decoder libraries (the `@wasm-audio-decoders` family: libFLAC, mpg123, libvorbis, libopus)
  * behind one streaming interface (StreamDecoder), and what their output and errors become: the
  * AudioFormatErrors that say where a stream breaks (guard, checkDecoded, explainFlac,
- * shortStream) and FLAC's samples at libsndfile's scale (rescaleFlac).
+ * shortStream) and FLAC's samples at libsndfile's scale (rescaleFlacInto).
  */
 import type { CodecFrame } from "codec-parser";
 import { frameProblemAfter, seekFrame, withStatedCodes } from "./flacseek.js";
@@ -161,18 +161,22 @@ export async function explainFlac(src: ByteSource, probe: Probe, sample: number,
 }
 
 /**
- * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recover the
- * integer (exact: |v| < 2^23 fits float32's 24-bit significand, so rounding is unambiguous) and
- * rescale, in place. `bits` is the depth of the decoded frames (their headers' value, which the
- * decoder reports and scaled by), not STREAMINFO's: see checkFirstFlacFrame.
+ * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recovers the
+ * integer and writes it rescaled into `target` from `at` on. `bits` is the depth of the decoded
+ * frames (their headers' value, which the decoder reports and scaled by), not STREAMINFO's: see
+ * checkFirstFlacFrame.
+ *
+ * Rounded as ⌊v + 0.5⌋, which is Math.round(v) for every value the decoder gives: an integer i
+ * (|i| < 2^23) over 2^(bits−1) − 1 in float32, so v lies within |i|·2^−24 < 0.5 of i (no half to
+ * break a tie, none in (−0.5, 0) but for i = 0, which is +0), and v + 0.5 is exact (|v| < 2^24) —
+ * tested for every integer of every depth. Math.round compiles to a branch on the fraction, which
+ * real audio mispredicts about every other sample: 10 ns a sample against 2, 0.6 s of a 4 s stats
+ * pass over 30 min of 44.1 kHz FLAC.
  */
-export function rescaleFlac(channelData: Float32Array[], channels: number, n: number, bits: number): void {
+export function rescaleFlacInto(decoded: Float32Array, target: Float32Array, at: number, bits: number): void {
   const full = 2 ** (bits - 1);
   const decoderScale = full - 1;
-  for (let c = 0; c < channels; c++) {
-    const x = channelData[c];
-    for (let i = 0; i < n; i++) x[i] = Math.round(x[i] * decoderScale) / full;
-  }
+  for (let i = 0; i < decoded.length; i++) target[at + i] = Math.floor(decoded[i] * decoderScale + 0.5) / full;
 }
 
 /**

@@ -36,6 +36,8 @@ export class BlockReader implements AudioFileReader {
    * while it runs, so reads that overlap in time each get their own.
    */
   private spare: Uint8Array | null = null;
+  /** The scratch samples of the last read of multi-frame blocks (ADPCM), kept for the next one as `spare` is. */
+  private spareSamples: Float32Array | null = null;
 
   constructor(private readonly src: ByteSource, private readonly layout: Layout, fileSize: number) {
     const { container, encoding, samplerate, channels, frames, bitsPerSample, metadata } = layout;
@@ -59,7 +61,7 @@ export class BlockReader implements AudioFileReader {
     const endBlock = Math.ceil(e / fpb);
     const batch = this.batchBlocks;
     // PCM decodes straight into `out`; multi-frame blocks go through a scratch buffer and are trimmed.
-    const scratch = fpb === 1 ? null : new Float32Array(Math.min(batch, endBlock - firstBlock) * fpb);
+    const scratch = fpb === 1 ? null : this.takeSamples(Math.min(batch, endBlock - firstBlock) * fpb);
     const buffer = this.takeBuffer(Math.min(batch, endBlock - firstBlock) * bpb);
     for (let b = firstBlock; b < endBlock; b += batch) {
       const nb = Math.min(batch, endBlock - b);
@@ -81,6 +83,7 @@ export class BlockReader implements AudioFileReader {
       }
     }
     if (buffer.length > (this.spare?.length ?? 0)) this.spare = buffer;
+    if (scratch && scratch.length > (this.spareSamples?.length ?? 0)) this.spareSamples = scratch;
     return out;
   }
 
@@ -118,9 +121,10 @@ export class BlockReader implements AudioFileReader {
     return blocks * codec.bytesPerBlock + (codec.framesPerBlock === 1 ? 0 : blocks * codec.framesPerBlock * 4);
   }
 
-  /** Lets go of the spare batch buffer. */
+  /** Lets go of the spare batch buffer and scratch samples. */
   releaseMemory(): void {
     this.spare = null;
+    this.spareSamples = null;
   }
 
   /** Blocks fetched per positioned read (BATCH_BYTES of them, at least one). */
@@ -133,6 +137,13 @@ export class BlockReader implements AudioFileReader {
     const spare = this.spare;
     this.spare = null;
     return spare !== null && spare.length >= bytes ? spare : new Uint8Array(bytes);
+  }
+
+  /** The spare scratch samples if they hold `length`, else new ones. */
+  private takeSamples(length: number): Float32Array {
+    const spare = this.spareSamples;
+    this.spareSamples = null;
+    return spare !== null && spare.length >= length ? spare : new Float32Array(length);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 /** The cursor of a StreamReader (stream-reader.ts): one live decoder walking a compressed stream. */
-import { applyOpusGain, checkDecoded, type Decoded, explainFlac, guard, rescaleFlac, type StreamDecoder } from "./decoders.js";
+import { applyOpusGain, checkDecoded, type Decoded, explainFlac, guard, rescaleFlacInto, type StreamDecoder } from "./decoders.js";
 import { OggPageCheck } from "./oggseek.js";
 import { linkStarts, type OggSeek, type Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -7,6 +7,9 @@ import { AudioFormatError, plural } from "./types.js";
 
 /** Bytes fed to the decoder at a time: bounds the output of one call (FLAC can expand ~800×). */
 const INPUT_BYTES = 16384;
+
+/** Blocks a cursor keeps to fill again (Cursor.recycle): reading forward, the reader lets go of one block for each it gets. */
+const SPARE_BLOCKS = 2;
 
 /** One live decoder walking the file, cutting its output into blocks of `blockFrames`. */
 export class Cursor {
@@ -26,6 +29,12 @@ export class Cursor {
   private dataEnd: number;
   /** Chained Ogg: the index in probe.chain of the link being decoded (0 otherwise). */
   link = 0;
+  /**
+   * Blocks the reader let go of (recycle), filled again before a new one is made: a stats pass over
+   * 6 h of 44.1 kHz FLAC made 14,500 blocks of 256 KiB, and writing into fresh memory cost more than
+   * the copy itself (the page faults, then the garbage collector).
+   */
+  private readonly spares: Float32Array[][] = [];
 
   /**
    * @param dec         the decoder, fed from `start`
@@ -95,8 +104,17 @@ export class Cursor {
     return link ? link.firstFrame + link.frames : this.probe.frames;
   }
 
+  /** A block to fill: a spare (recycle), else a new one. */
   private fresh(): Float32Array[] {
-    return Array.from({ length: this.probe.channels }, () => new Float32Array(this.blockFrames));
+    return this.spares.pop() ?? Array.from({ length: this.probe.channels }, () => new Float32Array(this.blockFrames));
+  }
+
+  /**
+   * Gives back a whole block `next` returned, which nothing reads any more, to be filled again
+   * (at most SPARE_BLOCKS are kept; a short last block is not).
+   */
+  recycle(block: Float32Array[]): void {
+    if (this.spares.length < SPARE_BLOCKS && block.length === this.probe.channels && block.every((c) => c.length === this.blockFrames)) this.spares.push(block);
   }
 
   /** The next block (the last one may be short), or null past the end of the stream. */
@@ -171,13 +189,18 @@ export class Cursor {
     if (this.probe.kind === "flac") this.checkFlac(r);
     else this.checkFormat(r);
     this.emitted += n;
-    if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
-    else if (this.probe.kind === "opus") applyOpusGain(r.channelData, this.probe.channels, n, this.outputGain);
+    if (this.probe.kind === "opus") applyOpusGain(r.channelData, this.probe.channels, n, this.outputGain);
+    // FLAC's samples are rescaled as they are copied into the block: one pass over them, not two.
+    const flacBits = this.probe.kind === "flac" ? this.probe.bitsPerSample! : 0;
     const dropped = Math.min(this.skip, n);
     this.skip -= dropped;
     for (let off = dropped; off < n; ) {
       const take = Math.min(n - off, this.blockFrames - this.fill);
-      for (let c = 0; c < this.probe.channels; c++) this.buf[c].set(r.channelData[c].subarray(off, off + take), this.fill);
+      for (let c = 0; c < this.probe.channels; c++) {
+        const part = r.channelData[c].subarray(off, off + take);
+        if (flacBits) rescaleFlacInto(part, this.buf[c], this.fill, flacBits);
+        else this.buf[c].set(part, this.fill);
+      }
       this.fill += take;
       off += take;
       if (this.fill === this.blockFrames) {
