@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, type AudioReader, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/stream-reader.js";
+import { rescaleFlacInto } from "../src/audio/decoders.js";
 import { parseFrameHeader, withStatedCodes } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
 import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, verbatimFlac, withCommentPacket, withFrameCodes, withGranuleOffset, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
@@ -782,6 +783,21 @@ function flacEncoded(name: string, input: string, options: string[]): Uint8Array
   }
   return new Uint8Array(readFileSync(flac));
 }
+
+describe("FLAC samples at libsndfile's scale (rescaleFlacInto)", () => {
+  // The decoder library gives i / (2^(bits−1) − 1) in float32; libsndfile i / 2^(bits−1).
+  it.each([8, 16, 24])("every %i-bit integer the decoder gives becomes i / 2^(bits − 1), as Math.round recovers i", (bits) => {
+    const full = 2 ** (bits - 1);
+    const decoded = new Float32Array(2 * full);
+    for (let i = -full; i < full; i++) decoded[i + full] = (i | 0) / (full - 1); // | 0: 0, not −0
+    const target = new Float32Array(decoded.length + 3);
+    rescaleFlacInto(decoded, target, 3, bits);
+    let wrong = 0;
+    for (let k = 0; k < decoded.length; k++) if (!Object.is(target[3 + k], Math.fround((k - full) / full))) wrong++;
+    expect(wrong).toBe(0);
+    expect(Array.from(target.subarray(0, 3))).toEqual([0, 0, 0]); // nothing written before `at`
+  });
+});
 
 describe("FLAC sample depths the decoder library does not scale (all but 8, 16 and 24 bits)", () => {
   /**

@@ -8,6 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decode, openAudio } from "../src/audio/index.js";
 import { concatBytes } from "./audio-helpers.js";
+import { random } from "./random.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const FIXTURES = path.resolve(ROOT, "../shared/fixtures");
@@ -354,6 +355,65 @@ describe("ADPCM data that ends inside a block", () => {
     const codec = imaAiffCodec(2);
     const whole = (bytes: number) => Array.from({ length: 64 }, (_, n) => 34 + 2 + (n >> 1)).filter((last) => last < bytes).length;
     for (let bytes = 0; bytes < 68; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
+  });
+
+  /**
+   * IMA ADPCM as the IMA's recommended practice and libsndfile (ima_adpcm.c) decode it, one step at
+   * a time: the nibbles of one channel from `predictor` and `index`, at libsndfile's scale.
+   */
+  function imaReference(nibbles: number[], predictor: number, index: number): number[] {
+    const STEP = [7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 21, 23, 25, 28, 31, 34, 37, 41, 45, 50, 55, 60, 66, 73, 80, 88, 97, 107, 118, 130, 143, 157, 173, 190, 209, 230, 253, 279, 307, 337, 371, 408, 449, 494, 544, 598, 658, 724, 796, 876, 963, 1060, 1166, 1282, 1411, 1552, 1707, 1878, 2066, 2272, 2499, 2749, 3024, 3327, 3660, 4026, 4428, 4871, 5358, 5894, 6484, 7132, 7845, 8630, 9493, 10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767];
+    const ADJUST = [-1, -1, -1, -1, 2, 4, 6, 8];
+    let i = Math.min(88, index);
+    return nibbles.map((nibble) => {
+      const step = STEP[i];
+      let diff = step >> 3;
+      if (nibble & 1) diff += step >> 2;
+      if (nibble & 2) diff += step >> 1;
+      if (nibble & 4) diff += step;
+      predictor = Math.max(-32768, Math.min(32767, nibble & 8 ? predictor - diff : predictor + diff));
+      i = Math.max(0, Math.min(88, i + ADJUST[nibble & 7]));
+      return predictor / 32768;
+    });
+  }
+
+  // Random bytes reach every step index and nibble, header indices past 88 and the predictor
+  // clipped at both ends, which a recording's 16 000 samples (the fixtures) may not.
+  it("IMA ADPCM blocks of random bytes decode as the IMA steps taken one at a time: WAV mono and stereo, AIFC ima4", async () => {
+    const { imaAiffCodec, imaWavCodec } = await import("../src/audio/adpcm.js");
+    const rng = random(11);
+    const bytesOf = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rng() * 256));
+    const nibblesOf = (b: Uint8Array) => Array.from(b).flatMap((x) => [x & 0x0f, x >> 4]);
+    for (const channels of [1, 2]) {
+      const blockAlign = 4 * channels * 65; // a 4-byte header and 64 groups of 4 bytes per channel: 513 frames
+      const codec = imaWavCodec(channels, blockAlign, 513);
+      const bytes = bytesOf(blockAlign * 40);
+      for (let channel = 0; channel < channels; channel++) {
+        const out = new Float32Array(40 * 513);
+        codec.decode(bytes, 40, channel, out);
+        const expected = Array.from({ length: 40 }, (_, b) => {
+          const base = b * blockAlign;
+          const predictor = (bytes[base + 4 * channel] | (bytes[base + 4 * channel + 1] << 8)) << 16 >> 16;
+          const groups = Array.from({ length: 64 }, (_, g) => bytes.subarray(base + 4 * channels + (g * channels + channel) * 4, base + 4 * channels + (g * channels + channel) * 4 + 4));
+          return [predictor / 32768, ...imaReference(groups.flatMap(nibblesOf), predictor, bytes[base + 4 * channel + 2])];
+        }).flat();
+        expect(Array.from(out), `${channels} channel(s), channel ${channel}`).toEqual(expected);
+      }
+    }
+    for (const channels of [1, 2]) {
+      const codec = imaAiffCodec(channels);
+      const bytes = bytesOf(34 * channels * 40);
+      for (let channel = 0; channel < channels; channel++) {
+        const out = new Float32Array(40 * 64);
+        codec.decode(bytes, 40, channel, out);
+        const expected = Array.from({ length: 40 }, (_, b) => {
+          const base = (b * channels + channel) * 34;
+          const predictor = ((bytes[base] << 8) | (bytes[base + 1] & 0x80)) << 16 >> 16;
+          return imaReference(nibblesOf(bytes.subarray(base + 2, base + 34)), predictor, bytes[base + 1] & 0x7f);
+        }).flat();
+        expect(Array.from(out), `ima4, ${channels} channel(s), channel ${channel}`).toEqual(expected);
+      }
+    }
   });
 });
 

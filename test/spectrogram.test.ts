@@ -17,6 +17,7 @@ import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { core } from "../src/engine/wasm.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
 import { random } from "./random.js";
+import { verbatimFlac } from "./audio-helpers.js";
 
 interface GoldenCase {
   source: string;
@@ -192,6 +193,31 @@ describe("chunked processing equals one pass", () => {
       let differing = 0;
       for (let i = 0; i < joined.length; i++) if (joined[i] !== whole.data[i]) differing++;
       expect(differing).toBe(0);
+    }
+  });
+});
+
+describe("the stats pass over a compressed recording", () => {
+  // The pass reads blocks of frames whose samples overlap and straddle the reader's decoded blocks
+  // (one kept here): a FLAC's samples reach it as the same samples in memory do, so its stats are
+  // those of the samples, to the bit.
+  it("a FLAC file gives the maximum and PCEN checkpoints of its samples in memory, with and without the overview", async () => {
+    const rate = 48000;
+    const next = random(23);
+    const ints = Int32Array.from({ length: 3 * rate }, (_, i) => Math.round(12000 * Math.sin(i * (0.01 + i * 2e-7)) + 3000 * (next() - 0.5)));
+    const samples = Float32Array.from(ints, (v) => v / 32768);
+    for (const overview of [false, true]) {
+      const flac = new RecordingSpectrogram(await openAudio(verbatimFlac([ints], rate, 16, 4096, true), { blockFrames: 5000, cacheBlocks: 1 }), { window_size: 0.005, hop_size: 0.25 });
+      const memory = new RecordingSpectrogram(samplesReader([samples], rate), { window_size: 0.005, hop_size: 0.25 });
+      try {
+        const [got, expected] = [await flac.computeStats(64, undefined, overview), await memory.computeStats(64, undefined, overview)];
+        expect(got.frames).toBe(2401);
+        expect(got.checkpoints.length).toBe(38);
+        expect(got).toEqual(expected);
+      } finally {
+        flac.dispose();
+        memory.dispose();
+      }
     }
   });
 });

@@ -8,9 +8,6 @@ import { AudioFormatError, plural } from "./types.js";
 /** Bytes fed to the decoder at a time: bounds the output of one call (FLAC can expand ~800×). */
 const INPUT_BYTES = 16384;
 
-/** Blocks a cursor keeps to fill again (Cursor.recycle): reading forward, the reader lets go of one block for each it gets. */
-const SPARE_BLOCKS = 2;
-
 /** One live decoder walking the file, cutting its output into blocks of `blockFrames`. */
 export class Cursor {
   /** Index of the next block `next` returns. */
@@ -29,21 +26,6 @@ export class Cursor {
   private dataEnd: number;
   /** Chained Ogg: the index in probe.chain of the link being decoded (0 otherwise). */
   link = 0;
-  /**
-   * Blocks the reader let go of (recycle), filled again before a new one is made: a stats pass over
-   * 6 h of 44.1 kHz FLAC made 14,500 blocks of 256 KiB, and writing into fresh memory cost more than
-   * the copy itself (the page faults, then the garbage collector).
-   */
-  private readonly spares: Float32Array[][] = [];
-
-  /**
-   * @param dec         the decoder, fed from `start`
-   * @param newDecoder  makes a decoder for the next link of a chained Ogg file
-   * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
-   * @param firstSample sample number of the first decoded frame at `start`
-   * @param block       index of the first block to produce; its start is ≥ firstSample
-   * @param preamble    bytes fed to the decoder first (MP3: warm-up frames; Ogg: the link's header pages, for Opus their stand-in OggSeek.opusHeaders)
-   */
   constructor(private dec: StreamDecoder, private readonly newDecoder: () => Promise<StreamDecoder>, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
     this.emitted = firstSample;
@@ -104,17 +86,8 @@ export class Cursor {
     return link ? link.firstFrame + link.frames : this.probe.frames;
   }
 
-  /** A block to fill: a spare (recycle), else a new one. */
   private fresh(): Float32Array[] {
-    return this.spares.pop() ?? Array.from({ length: this.probe.channels }, () => new Float32Array(this.blockFrames));
-  }
-
-  /**
-   * Gives back a whole block `next` returned, which nothing reads any more, to be filled again
-   * (at most SPARE_BLOCKS are kept; a short last block is not).
-   */
-  recycle(block: Float32Array[]): void {
-    if (this.spares.length < SPARE_BLOCKS && block.length === this.probe.channels && block.every((c) => c.length === this.blockFrames)) this.spares.push(block);
+    return Array.from({ length: this.probe.channels }, () => new Float32Array(this.blockFrames));
   }
 
   /** The next block (the last one may be short), or null past the end of the stream. */

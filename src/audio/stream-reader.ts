@@ -57,9 +57,6 @@ export class StreamReader implements AudioFileReader {
   readonly info: AudioInfo;
   private readonly cache = new Map<number, Float32Array[]>();
   private cursor: Cursor | null = null;
-  /** Reads under way, and the blocks they have got (cleared when none is): a block one holds is not recycled (advance). */
-  private reads = 0;
-  private readonly held = new Set<Float32Array[]>();
 
   /**
    * @param blockFrames frames per decoded block (StreamOptions.blockFrames)
@@ -179,11 +176,7 @@ export class StreamReader implements AudioFileReader {
     const block = await cursor.next();
     if (!block) return null;
     this.cache.set(index, block);
-    if (this.cache.size > this.cacheBlocks) {
-      const [oldest, evicted] = this.cache.entries().next().value!;
-      this.cache.delete(oldest);
-      if (!this.held.has(evicted)) cursor.recycle(evicted);
-    }
+    if (this.cache.size > this.cacheBlocks) this.cache.delete(this.cache.keys().next().value as number);
     return block;
   }
 
@@ -402,32 +395,26 @@ export class StreamReader implements AudioFileReader {
     // stream really yields before allocating the result, and fail if it falls short.
     const parts: Float32Array[] = [];
     let have = 0;
-    this.reads++;
-    try {
-      for (let k = Math.floor(s / this.blockFrames); k * this.blockFrames < e; k++) {
-        const block = await this.getBlock(k);
-        if (block) this.held.add(block);
-        const b0 = k * this.blockFrames;
-        const from = Math.max(s, b0);
-        const to = Math.min(e, b0 + (block ? block[channel].length : 0));
-        if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
-          // Where the stream ended: after a short block (the last the cursor that got there made,
-          // maybe cached), or where the cursor got; else (a block found empty) where it was looked for.
-          const ended = block && block[channel].length < this.blockFrames ? b0 + block[channel].length : this.cursor?.ended;
-          // A stream that ends before its length is corrupt or cut there: a read after that place
-          // seeks past it, as from a fresh reader, rather than meet the end of this cursor again.
-          this.dropCursor();
-          throw shortStream(this.probe.kind, ended ?? Math.max(from, to), this.info.frames, ended !== undefined);
-        }
-        parts.push(block![channel].subarray(from - b0, to - b0));
-        have += to - from;
+    for (let k = Math.floor(s / this.blockFrames); k * this.blockFrames < e; k++) {
+      const block = await this.getBlock(k);
+      const b0 = k * this.blockFrames;
+      const from = Math.max(s, b0);
+      const to = Math.min(e, b0 + (block ? block[channel].length : 0));
+      if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
+        // Where the stream ended: after a short block (the last the cursor that got there made,
+        // maybe cached), or where the cursor got; else (a block found empty) where it was looked for.
+        const ended = block && block[channel].length < this.blockFrames ? b0 + block[channel].length : this.cursor?.ended;
+        // A stream that ends before its length is corrupt or cut there: a read after that place
+        // seeks past it, as from a fresh reader, rather than meet the end of this cursor again.
+        this.dropCursor();
+        throw shortStream(this.probe.kind, ended ?? Math.max(from, to), this.info.frames, ended !== undefined);
       }
-      const out = outputArray(have, into);
-      for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) out.set(parts[i], at);
-      return out;
-    } finally {
-      if (--this.reads === 0) this.held.clear();
+      parts.push(block![channel].subarray(from - b0, to - b0));
+      have += to - from;
     }
+    const out = outputArray(have, into);
+    for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) out.set(parts[i], at);
+    return out;
   }
 
   async close(): Promise<void> {
