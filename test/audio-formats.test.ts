@@ -356,7 +356,9 @@ describe("ADPCM data that ends inside a block", () => {
     const whole = (bytes: number) => Array.from({ length: 64 }, (_, n) => 34 + 2 + (n >> 1)).filter((last) => last < bytes).length;
     for (let bytes = 0; bytes < 68; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
   });
+});
 
+describe("IMA ADPCM decoding (a step table per step index and nibble)", () => {
   /**
    * IMA ADPCM as the IMA's recommended practice and libsndfile (ima_adpcm.c) decode it, one step at
    * a time: the nibbles of one channel from `predictor` and `index`, at libsndfile's scale.

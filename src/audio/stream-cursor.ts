@@ -26,6 +26,15 @@ export class Cursor {
   private dataEnd: number;
   /** Chained Ogg: the index in probe.chain of the link being decoded (0 otherwise). */
   link = 0;
+
+  /**
+   * @param dec         the decoder, fed from `start`
+   * @param newDecoder  makes a decoder for the next link of a chained Ogg file
+   * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
+   * @param firstSample sample number of the first decoded frame at `start`
+   * @param block       index of the first block to produce; its start is ≥ firstSample
+   * @param preamble    bytes fed to the decoder first (MP3: warm-up frames; Ogg: the link's header pages, for Opus their stand-in OggSeek.opusHeaders)
+   */
   constructor(private dec: StreamDecoder, private readonly newDecoder: () => Promise<StreamDecoder>, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
     this.emitted = firstSample;
