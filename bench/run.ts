@@ -3,7 +3,7 @@
  *
  *   npm run bench                      everything, full rounds
  *   npm run bench -- --quick           fewer rounds and shorter benchmark.js cycles
- *   npm run bench -- --only fft        one part: fft | stft | pcen | whombat | pool | tiles | batch | batch-short (comma list)
+ *   npm run bench -- --only fft        one part: fft | stft | pcen | whombat | pool | stats | tiles | batch | batch-short (comma list)
  *   npm run bench -- --json            also write bench/results/<date>.json
  *   npm run bench -- --json -          JSON on stdout, the table on stderr
  *
@@ -17,10 +17,11 @@ import { runFft } from "./fft.js";
 import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
 import { runPool } from "./pool.js";
+import { runStatsPasses } from "./stats.js";
 import { runTiles, tileTargets } from "./tiles.js";
 import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenNativeLine, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
-const PARTS = ["fft", "stft", "pcen", "whombat", "pool", "tiles", "batch", "batch-short"] as const;
+const PARTS = ["fft", "stft", "pcen", "whombat", "pool", "stats", "tiles", "batch", "batch-short"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args { quick: boolean; only: Set<Part>; json: string | null }
@@ -115,6 +116,11 @@ async function main(): Promise<void> {
     emit([...lines, ""]);
     results.pool = { options: poolOpts, ...result };
     targets.push({ name: "pool scaling 1 → 2 threads (STFT pipeline)", value: result.shared.scaling, goal: "≥ 1.8×", ok: result.shared.scaling >= 1.8 });
+  }
+  if (args.only.has("stats")) {
+    const { lines, result } = await runStatsPasses(args.quick, log);
+    emit([...lines, ""]);
+    results.stats = result;
   }
   if (args.only.has("tiles")) {
     const { lines, result } = await runTiles(args.quick, log);
