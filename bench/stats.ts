@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IMA_INDEX_ADJUST, IMA_STEP } from "../src/audio/adpcm.js";
 import { parseParams } from "../src/engine/params.js";
 import { TilePool } from "../src/tiles/pool.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
@@ -79,8 +80,6 @@ function pcmWav(ints: Int16Array): Uint8Array {
  * whole number of blocks.
  */
 function imaWav(ints: Int16Array): Uint8Array {
-  const STEP = [7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 21, 23, 25, 28, 31, 34, 37, 41, 45, 50, 55, 60, 66, 73, 80, 88, 97, 107, 118, 130, 143, 157, 173, 190, 209, 230, 253, 279, 307, 337, 371, 408, 449, 494, 544, 598, 658, 724, 796, 876, 963, 1060, 1166, 1282, 1411, 1552, 1707, 1878, 2066, 2272, 2499, 2749, 3024, 3327, 3660, 4026, 4428, 4871, 5358, 5894, 6484, 7132, 7845, 8630, 9493, 10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767];
-  const ADJUST = [-1, -1, -1, -1, 2, 4, 6, 8];
   const blocks = ints.length / IMA_BLOCK_FRAMES;
   const data = new Uint8Array(blocks * IMA_BLOCK_BYTES);
   let index = 0;
@@ -89,7 +88,7 @@ function imaWav(ints: Int16Array): Uint8Array {
     let predictor = ints[b * IMA_BLOCK_FRAMES];
     data.set([predictor & 0xff, (predictor >> 8) & 0xff, index, 0], base);
     for (let n = 1; n < IMA_BLOCK_FRAMES; n++) {
-      const step = STEP[index];
+      const step = IMA_STEP[index];
       let diff = ints[b * IMA_BLOCK_FRAMES + n] - predictor;
       let nibble = diff < 0 ? 8 : 0;
       diff = Math.abs(diff);
@@ -102,7 +101,7 @@ function imaWav(ints: Int16Array): Uint8Array {
         }
       }
       predictor = Math.max(-32768, Math.min(32767, nibble & 8 ? predictor - delta : predictor + delta));
-      index = Math.max(0, Math.min(88, index + ADJUST[nibble & 7]));
+      index = Math.max(0, Math.min(88, index + IMA_INDEX_ADJUST[nibble]));
       data[base + 4 + ((n - 1) >> 1)] |= (n - 1) & 1 ? nibble << 4 : nibble;
     }
   }

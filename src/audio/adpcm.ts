@@ -9,9 +9,10 @@ import type { WaveFormat } from "./riff.js";
 import { AudioFormatError } from "./types.js";
 
 // IMA ADPCM tables (Interactive Multimedia Association, "Recommended Practices for Enhancing
-// Digital Audio Compatibility in Multimedia Systems", 1992).
-const IMA_INDEX_ADJUST = new Int8Array([-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8]);
-const IMA_STEP = new Int32Array([
+// Digital Audio Compatibility in Multimedia Systems", 1992), exported for encoders and references
+// that step one sample at a time (bench/stats.ts, the IMA tests).
+export const IMA_INDEX_ADJUST = new Int8Array([-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8]);
+export const IMA_STEP = new Int32Array([
   7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 21, 23, 25, 28, 31, 34, 37, 41, 45, 50, 55, 60, 66, 73, 80, 88, 97, 107,
   118, 130, 143, 157, 173, 190, 209, 230, 253, 279, 307, 337, 371, 408, 449, 494, 544, 598, 658, 724, 796, 876, 963,
   1060, 1166, 1282, 1411, 1552, 1707, 1878, 2066, 2272, 2499, 2749, 3024, 3327, 3660, 4026, 4428, 4871, 5358, 5894,
