@@ -10,8 +10,8 @@ hz_to_mel / mel_to_hz / mel_frequencies, librosa/util/utils.py::normalize), appl
 spectrogram sonotile defines for features (src/features/features.ts): the STFT of SPEC §3.5
 (scipy.signal.stft framing and window) of the conditioned signal as librosa's power
 S = |rfft(w·frame)|^2 (scipy's PSD |Z|^2 times fs·sum(w^2)), frames centred in the target's
-[start, end) (with no end: librosa's 1 + (n + 2·(nperseg // 2) − nperseg) // hop frames, for an even
-nperseg the last centred at the end), magnitude
+[start, end) (to the recording's end — no end, or one at or past it: librosa's 1 + (n + 2·(nperseg // 2)
+− nperseg) // hop frames, for an even nperseg the last centred at the end), magnitude
 M = sqrt(S), per-frame values averaged over frames.
 
 Writes test/golden/features/
@@ -161,7 +161,7 @@ def features(x, fs, params, target):
     start = target.get("start", 0.0)
     end = min(target.get("end", math.inf), duration)
     t = np.arange(S.shape[1]) * hop / fs                      # frame centres (SPEC §3.5)
-    if "end" in target:
+    if end < duration:
         S = S[:, (t >= start) & (t < end)]                     # the piece of SPEC §3
     else:                                                      # to the end: librosa's frames (center=True)
         S = S[:, (t >= start) & (np.arange(S.shape[1]) < 1 + (len(x) + 2 * (nperseg // 2) - nperseg) // hop)]
@@ -256,6 +256,11 @@ CASES = [
     ("bats_192k_fine_hop_clip", "recordings/batdetect2_20230322_172000_selec2.wav", dict(hop_size=0.05), dict(start=0.3, end=1.7)),
     ("carollia_384k_clip", "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav", dict(window_size=0.002),
      dict(start=0.2, end=0.8, low_freq=30000, high_freq=120000)),
+    # A clip whose end is past the recording's (2 s): clamped to it, it keeps the frame centred on
+    # the end, as the whole recording does — [start, end) left it out (centroid 28943.48 against 28889.27 Hz).
+    ("bats_192k_clip_to_the_end", "recordings/batdetect2_20230322_172000_selec2.wav", {}, dict(start=1.5, end=3)),
+    # A clip ending on the recording's end with an odd window: no frame is centred on the end, as for the whole.
+    ("chirp_odd_window_clip_to_the_end", "chirp", dict(window_size=0.0078125, hop_size=1), dict(start=0.5, end=1.0)),
     ("bats_resampled_96k", "recordings/batdetect2_20230322_172000_selec2.wav", dict(resample=True, samplerate=96000), dict(end=1.5)),
     ("whombat_44k_highpass", "recordings/whombat_tests_bats.wav", dict(low_freq=2000, channel=1), {}),
 ]

@@ -284,6 +284,18 @@ describe("POST /v1/jobs extract_features", () => {
     const accepted = await submit([between.id, first.id], { window_size: 0.1, hop_size: 1 });
     expect(accepted.statusCode, accepted.body).toBe(201);
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    // A clip ending on its recording's end (25 ms: frames at 0, 12.5 and 25 ms) has the frame centred on the end, as
+    // its item computes it and the whole recording has — it was refused; 1 ms short of the end, none.
+    const [{ id: short }] = await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+      VALUES (${dataset.id}, 'b.wav', md5('b.wav'), 12500, 500000, 1, 12500, 1) RETURNING id`;
+    const toTheEnd = await createClip(t.db.sql, { recording_id: short, start_time: 0.02, end_time: 0.025, created_by: null });
+    const endless = await createClip(t.db.sql, { recording_id: short, start_time: 0.014, end_time: 0.024, created_by: null });
+    const atTheEnd = await submit([toTheEnd.id], {});
+    expect(atTheEnd.statusCode, atTheEnd.body).toBe(201);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${atTheEnd.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    const shortOfIt = await submit([endless.id], {});
+    expect([shortOfIt.statusCode, shortOfIt.json().fields?.[0].message]).toEqual([400, expect.stringMatching(/^no frame is centred in \[0\.014, 0\.024\) s of clip /)]);
   });
 
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {

@@ -172,6 +172,24 @@ describe("sonotile extract", () => {
     expect(rows).toEqual([[B, "1.2", String(1.2 + want.duration_s), String(want.duration_s), String(want.peak_frequency_hz)]]);
   });
 
+  it("a --clip-end at or past the recording's end (clamped to it) writes the row no --clip-end writes: the frame centred on the end counts either way", async () => {
+    // 2 s at 192 kHz, frames 12.5 ms apart: one is centred on the end. It read 28943.48 Hz of centroid with --clip-end 3, 28889.27 without.
+    const bats = join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav");
+    const rows = await Promise.all([[], ["--clip-end", "3"], ["--clip-end", "2"]].map(async (end, i) => {
+      const out = join(tmp, `to-the-end-${i}.csv`);
+      const r = await sonotile([bats, "-o", out, "--clip-start", "1.5", ...end, "--features", "spectral_centroid_hz"]);
+      expect(r.code, r.stderr).toBe(0);
+      return readCsv(out).rows;
+    }));
+    expect(rows[0]).toEqual([[bats, "1.5", "2", "28889.268983648035"]]);
+    expect(rows.slice(1)).toEqual([rows[0], rows[0]]);
+    // 1 s at 16 kHz, its last frame centred on the end: [0.9999, 1) holds it, with --clip-end 2 as without (that was refused).
+    const short = join(FIXTURES, "formats/wav_pcm_16.wav");
+    const clamped = await sonotile([short, "-o", join(tmp, "last-frame.csv"), "--clip-start", "0.9999", "--clip-end", "2", "--features", "duration_s"]);
+    expect(clamped.code, clamped.stderr).toBe(0);
+    expect(readCsv(join(tmp, "last-frame.csv")).rows).toEqual([[short, "0.9999", "1", String(1 - 0.9999)]]);
+  });
+
   it("a parameter one file cannot take skips it naming the flag, as every command names it, not the schema field alone", async () => {
     // The fixture is stored at 16 kHz (Nyquist 8000 Hz), A at 22050 Hz: --high-freq 9000 fits A only.
     const narrow = join(FIXTURES, "formats/wav_pcm_16.wav");

@@ -248,6 +248,22 @@ describe("targets and parameters", () => {
     await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25001, end: 0.25002 })).rejects.toThrow(/ — shorter than a sample at 16000 Hz, and no sample instant lies in it: no window puts a frame in it$/);
   });
 
+  it("a clip ending at the recording's end, given or clamped to it, has the whole recording's frames from its start on: the frame centred on the end counts, as with no end", async () => {
+    // 16000 samples, hop 128: a frame is centred on the end (1 s), which the whole recording counts.
+    const params = { window_size: 0.032, hop_size: 0.25 };
+    const toTheEnd = featureRow(await featuresOfSignal(tone, 16000, params, { start: 0.5 }));
+    expect(featureRow(await featuresOfSignal(tone, 16000, params, { start: 0.5, end: 1 }))).toEqual(toTheEnd);
+    expect(featureRow(await featuresOfSignal(tone, 16000, params, { start: 0.5, end: 7 }))).toEqual(toTheEnd);
+    expect(featureRow(await featuresOfSignal(tone, 16000, params, { start: 0, end: 1 }))).toEqual(featureRow(await featuresOfSignal(tone, 16000, params)));
+    // A clip after the last frame but the one on the end holds that frame (it was refused: "no frame is centred in [0.999, 1) s").
+    expect((await featuresOfSignal(tone, 16000, params, { start: 0.999, end: 1 })).duration_s).toBeCloseTo(0.001, 12);
+    // Short of the end, [start, end) as before: the frame on 0.504 s (64.5 hops) is not centred in [0.496, 0.504).
+    await expect(featuresOfSignal(tone, 16000, params, { start: 0.4965, end: 0.504 })).rejects.toThrow(/^no frame is centred in \[0\.4965, 0\.504\) s/);
+    // An odd window (125 samples): no frame is centred on the end, for the whole recording or a clip to it.
+    const odd = { window_size: 0.0078125, hop_size: 1 };
+    await expect(featuresOfSignal(tone, 16000, odd, { start: 0.995, end: 1 })).rejects.toThrow(/^no frame is centred in \[0\.995, 1\) s/);
+  });
+
   it("bad targets and parameters are named", async () => {
     const bad: [FeatureTarget, RegExp][] = [
       [{ start: -1 }, /start/],

@@ -8,11 +8,21 @@ import { expandedSamplerate } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { designBandFilter, type BandFilter } from "./filter.js";
 import type { Params } from "./params.js";
+import { resampledLength, rateRatio } from "./rate-ratio.js";
 import { createResampler, type Resampler } from "./resample.js";
 
 /** The resampler of SPEC §3.3, or null when the parameters leave the rate alone. */
 function resamplerFor(p: Params, samplerate: number): Resampler | null {
   return p.resample && p.samplerate !== samplerate ? createResampler(samplerate, p.samplerate) : null;
+}
+
+/**
+ * Samples of the conditioned signal of a recording of `frames` stored samples at `samplerate` Hz
+ * (real units): resampling (SPEC §3.3) changes the count, filtering does not. ConditionedSignal's
+ * length, known without designing its resampler — a job's submission asks it of every clip's recording.
+ */
+export function conditionedLength(p: Params, samplerate: number, frames: number): number {
+  return p.resample && p.samplerate !== samplerate ? resampledLength(frames, rateRatio(samplerate, p.samplerate)) : frames;
 }
 
 /** A whole in-memory signal conditioned as SPEC §3.3–3.4 say; `samplerate` is the STFT's rate. */
@@ -56,7 +66,7 @@ export class ConditionedSignal {
     const rate = expandedSamplerate(reader.info.samplerate, timeExpansion);
     this.resampler = resamplerFor(p, rate);
     this.samplerate = this.resampler ? p.samplerate : rate;
-    this.length = this.resampler ? this.resampler.outputLength(reader.info.frames) : reader.info.frames;
+    this.length = conditionedLength(p, rate, reader.info.frames);
     this.filter = designBandFilter(p, this.samplerate);
   }
 

@@ -11,7 +11,8 @@
  * - The spectrogram S[k, t] is the STFT power with the framing and window of SPEC §3.5
  *   (scipy.signal.stft with the job's `window_size`, `hop_size`, `window`, `kaiser_beta`; power
  *   scaled as below) over the frames
- *   whose centres lie in [start, end) — the piece of SPEC §3 — BEFORE PCEN, normalization and
+ *   whose centres lie in [start, end) — the piece of SPEC §3; to the recording's end, the whole
+ *   recording's frames from start on (targetFrames) — BEFORE PCEN, normalization and
  *   the value scale: features describe the sound, not its display, so `pcen*`, `normalize`,
  *   `scale`, `clamp`, `min_dB`, `max_dB` and `cmap` do not change them. Bin k is at
  *   f_k = k·fs/nperseg. A target band keeps bins with f_k in [lowFreq, highFreq] for every
@@ -232,20 +233,33 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
     throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)${pastEndHint}` : `end must be > start (${start} s), got ${t.end}`, "clip");
   }
   const fs = g.samplerate;
-  const frames = frameCount(signal.length, g);
-  let [f0, f1] = framesInInterval(start, end, frames, g);
-  // To the recording's end (no `end`): librosa's frames (center=True), so with an even window the
-  // frame centred on the end itself counts, as it does in the whole spectrogram — [start, end) left
-  // it out. With an odd one it does not: librosa pads nperseg // 2 samples, one short of that frame.
-  if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, centeredFrameCount(signal.length, g)));
+  const [f0, f1] = targetFrames(start, end, { duration: recordingDuration, length: signal.length }, g);
   if (f1 === f0) {
     const between = end - start < frameTime(1, g) ? `: ${clipBetweenFrames(start, end, g, params)}` : "";
-    throw new TargetError(noFrameInInterval(start, end, frames, g).message + between + pastEndHint);
+    throw new TargetError(noFrameInInterval(start, end, frameCount(signal.length, g), g).message + between + pastEndHint);
   }
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
+}
+
+/**
+ * The frames [f0, f1) of target [start, end) s (`end` at most the recording's `duration`, s) of
+ * a recording whose conditioned signal holds `length` samples, with geometry `g` — for a
+ * computation (resolveTarget) and a job's submission (jobs/queue.ts) alike. Those centred in
+ * [start, end), the piece of SPEC §3; but a target that reaches the recording's end (no end given,
+ * or one at or past it, clamped) has the whole recording's frames from `start` on: librosa's
+ * (center=True), so with an even window the frame centred on the end itself counts, as it does in
+ * the whole spectrogram. With an odd one it does not: librosa pads nperseg // 2 samples, one short
+ * of that frame. A clip to the end thus has the values of the recording from its start, whether
+ * its end was given or not (a given one left that frame out: 28943.48 against 28889.27 Hz of centroid).
+ */
+export function targetFrames(start: number, end: number, recording: { duration: number; length: number }, g: FrameGeometry): [number, number] {
+  const frames = frameCount(recording.length, g);
+  const [f0, f1] = framesInInterval(start, end, frames, g);
+  if (end < recording.duration) return [f0, f1];
+  return [f0, Math.max(f0, Math.min(frames, centeredFrameCount(recording.length, g)))];
 }
 
 /**

@@ -11,10 +11,11 @@
 import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
-import { framesInInterval, type FrameGeometry } from "../engine/geometry.js";
+import { conditionedLength } from "../engine/condition.js";
+import type { FrameGeometry } from "../engine/geometry.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
-import { FEATURE_NAMES, TargetError, checkFeatureParams, clipBetweenFrames, type FeatureName } from "../features/features.js";
+import { FEATURE_NAMES, TargetError, checkFeatureParams, clipBetweenFrames, targetFrames, type FeatureName } from "../features/features.js";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage, recordId } from "../store/common.js";
@@ -366,8 +367,9 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
  * The clip targets in which no frame is centred with these parameters (their items would fail
  * with "no frame is centred in …"), each said as one sentence under `data.params.hop_size`: known
  * at submission from the clip's bounds and its recording's stored rate — and, with `band` CLIP_BAND,
- * those whose own band holds no FFT bin, under `data.band`. A clip lies within its recording, whose frames reach its
- * end, so only the frames' spacing counts; a clip of a recording whose rate or time expansion these
+ * those whose own band holds no FFT bin, under `data.band`. Its frames are those its item computes (targetFrames,
+ * from the recording's stored frames): a clip ending on its recording's end has the frame centred there; a clip
+ * lies within its recording, so otherwise only the frames' spacing counts; a clip of a recording whose rate or time expansion these
  * parameters (or a fixed band) cannot take is left out (checkParamsForTargets counts it already). The sentence
  * (clipBetweenFrames: the clip's length, the spacing, the window_size or hop_size that puts a frame
  * in it) names window_size and hop_size by `nameParam`.
@@ -375,24 +377,24 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
 async function clipsWithoutFrames(db: Queryable, params: Params, band: ExtractFeaturesData["band"], targets: ItemTarget[], nameParam: ParamNamer): Promise<{ field: string; message: string }[]> {
   const clips = targets.filter((t) => t.kind === "clip");
   if (!clips.length) return [];
-  const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number }[]>`
-    SELECT id, file_samplerate, channels FROM recordings WHERE id = ANY(${[...new Set(clips.map((t) => t.recording_id))]}::uuid[])`)
+  const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number; frames: number }[]>`
+    SELECT id, file_samplerate, channels, frames::float8 AS frames FROM recordings WHERE id = ANY(${[...new Set(clips.map((t) => t.recording_id))]}::uuid[])`)
     .map((r) => [r.id, r]));
   const frameless: { field: string; message: string }[] = [];
   for (const clip of clips) {
     const recording = rates.get(clip.recording_id)!;
     if (timeExpansionProblem(recording.file_samplerate, clip.time_expansion)) continue;
+    const samplerate = realSamplerate(recording.file_samplerate, clip.time_expansion);
     let g: FrameGeometry;
     try {
-      ({ g } = checkFeatureParams(params, { samplerate: realSamplerate(recording.file_samplerate, clip.time_expansion), channels: recording.channels }, targetBand(band, clip)));
+      ({ g } = checkFeatureParams(params, { samplerate, channels: recording.channels }, targetBand(band, clip)));
     } catch (err) {
       // The recording's whole spectrum passed checkParamsForTargets: a refused band is the clip's own.
       if (band === CLIP_BAND && err instanceof TargetError) frameless.push({ field: "data.band", message: `clip ${clip.id} (recording ${clip.recording_path}): ${err.message}` });
       continue;
     }
     const [start, end] = [clip.start!, clip.end!];
-    // Frames enough to reach past the clip's end, so that only their spacing decides.
-    const [f0, f1] = framesInInterval(start, end, Math.ceil((end * g.samplerate) / g.hop) + 1, g);
+    const [f0, f1] = targetFrames(start, end, { duration: recording.frames / samplerate, length: conditionedLength(params, samplerate, recording.frames) }, g);
     if (f1 > f0) continue;
     frameless.push({ field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): ${clipBetweenFrames(start, end, g, params, nameParam)}` });
   }
