@@ -44,6 +44,22 @@ describe("sonotile extract: a run that computed nothing", () => {
     expect(clip.stderr.trimEnd().split("\n").at(-1)).toBe(`sonotile extract: no target could be computed: --clip-start, --clip-end suit none of the recordings (${MONO}: start 5 s is past the end of the recording (1 s)); nothing written`);
   });
 
+  it("a clip between two frames of every file exits 2 naming the clip's flags, --window-size and --hop-size, its reason naming the flags too; it was exit 1, naming none", async () => {
+    // Frames 12.5 ms apart (0.1, 0.1125 s): none is centred in [0.101, 0.104).
+    const r = await extract([MONO, "-o", join(tmp, "between.csv"), "--clip-start", "0.101", "--clip-end", "0.104"]);
+    const reason = "no frame is centred in [0.101, 0.104) s (the recording has 81 frames, 0.0125 s apart, the last centred at 1 s): the clip lasts 0.003 s, less than the 0.0125 s between frames " +
+      "(window_size (--window-size) 0.025 s × hop_size (--hop-size) 0.5 at 16000 Hz) — give a window_size (--window-size) ≤ 0.0059 s or a hop_size (--hop-size) ≤ 0.11 to put a frame in it";
+    expect(r).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: skipped ${MONO}: ${reason}\nsonotile extract: no target could be computed: --clip-start, --clip-end, --window-size, --hop-size suit none of the recordings (${MONO}: ${reason}); nothing written\n` });
+    expect(existsSync(join(tmp, "between.csv"))).toBe(false);
+    // Every file of a batch (192 kHz beside it: the same spacing), as a directory's.
+    const bats = join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav");
+    const both = await extract([MONO, bats, "-o", join(tmp, "between.csv"), "--clip-start", "0.101", "--clip-end", "0.104"]);
+    expect(both.code, both.stderr).toBe(2);
+    expect(both.stderr).toMatch(/\nsonotile extract: no target could be computed: --clip-start, --clip-end, --window-size, --hop-size suit none of the recordings \(.*\); nothing written\n$/);
+    // What it says puts a frame in it does.
+    expect((await extract([MONO, "-o", join(tmp, "fits.csv"), "--clip-start", "0.101", "--clip-end", "0.104", "--hop-size", "0.11"])).code).toBe(0);
+  });
+
   it("a file that does not open says nothing of the options (the other's refusal decides: 2); a file that opened and failed otherwise makes it the input's (1); none opened: 1", async () => {
     const junk = join(tmp, "junk.wav");
     writeFileSync(junk, Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251));

@@ -105,12 +105,19 @@ export interface FeatureOptions {
    * naming it (realSecondsHint). Default "the timeExpansion option".
    */
   timeExpansionName?: string;
+  /**
+   * How the refusal of a clip between two frames names window_size and hop_size (clipBetweenFrames),
+   * as the user gave them: a command line adds the flag, `window_size (--window-size)`. Default
+   * their names. A map, not a function: it crosses to a pool's thread in a task (FeaturesTask).
+   */
+  paramNames?: Record<"window_size" | "hop_size", string>;
 }
 
 /**
  * A target the recording cannot provide (outside it, too short for one frame, empty band).
- * `part`: the part of the target asked for that this recording cannot give — its band, or its
- * clip's times (its start past the recording's end) —, as a caller names the option that gave it;
+ * `part`: the part of the target asked for that this recording cannot give — its band, its
+ * clip's times (its start past the recording's end), or a frame: no frame of these window_size
+ * and hop_size is centred in its clip —, as a caller names the options that gave it;
  * none when it is the recording's own (no samples, non-finite ones).
  */
 export class TargetError extends Error {
@@ -118,7 +125,7 @@ export class TargetError extends Error {
 
   constructor(
     message: string,
-    readonly part?: "band" | "clip",
+    readonly part?: "band" | "clip" | "frames",
   ) {
     super(message);
   }
@@ -165,7 +172,7 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);
   const signal = new ConditionedSignal(reader, p.channel, te, p);
   const pastEndHint = realSecondsHint(reader.info, options.timeExpansion, options.timeExpansionName ?? "the timeExpansion option");
-  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, p, bins, pastEndHint);
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, p, bins, pastEndHint, options.paramNames);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);
@@ -221,9 +228,10 @@ interface TargetBox {
 /**
  * `t` in engine units; `bins`: its band's (bandBins); `pastEndHint` ends the refusal of a target
  * after the recording's last frame (realSecondsHint: for a time-expanded one, that times are real seconds).
- * A clip between two frame centres is refused saying what would put one in it (clipBetweenFrames).
+ * A clip between two frame centres is refused saying what would put one in it (clipBetweenFrames,
+ * naming the parameters by `paramNames`: FeatureOptions.paramNames).
  */
-function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, [k0, k1]: [number, number], pastEndHint: string, paramNames?: FeatureOptions["paramNames"]): TargetBox {
   // An empty data chunk: said as it is (it read as "start 0 s is past the end", a start nobody gave).
   if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
@@ -235,8 +243,8 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   const fs = g.samplerate;
   const [f0, f1] = targetFrames(start, end, { duration: recordingDuration, length: signal.length }, g);
   if (f1 === f0) {
-    const between = end - start < frameTime(1, g) ? `: ${clipBetweenFrames(start, end, g, params)}` : "";
-    throw new TargetError(noFrameInInterval(start, end, frameCount(signal.length, g), g).message + between + pastEndHint);
+    const between = end - start < frameTime(1, g) ? `: ${clipBetweenFrames(start, end, g, params, (param) => paramNames?.[param] ?? param)}` : "";
+    throw new TargetError(noFrameInInterval(start, end, frameCount(signal.length, g), g).message + between + pastEndHint, "frames");
   }
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));

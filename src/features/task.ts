@@ -10,7 +10,7 @@ import { fileMd5 } from "../audio/hash.js";
 import { checkFileUnchanged, FileChangedError, type CheckedFile } from "../audio/source.js";
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
-import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "./features.js";
+import { featuresOfFile, TargetError, type FeatureOptions, type FeatureTarget, type FeatureValues } from "./features.js";
 
 export interface FeaturesTask {
   kind: "features";
@@ -19,6 +19,8 @@ export interface FeaturesTask {
   timeExpansion?: number;
   /** Where `timeExpansion` came from, as the user knows it (FeatureOptions.timeExpansionName). */
   timeExpansionName?: string;
+  /** How a refusal names window_size and hop_size (FeatureOptions.paramNames). */
+  paramNames?: FeatureOptions["paramNames"];
   params: Params;
   target: FeatureTarget;
   /** `path` is a real path confined to the audio roots (jobs): open only that file (openAudio's exactPath). */
@@ -57,7 +59,7 @@ export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskR
 /** The task's values, or the failure its input caused (the task's own description above). */
 async function featuresOrFailure(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
-    const values = await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath });
+    const values = await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, paramNames: task.paramNames, blockingReads: true, exactPath: task.exactPath });
     return { values, ...(task.md5 ? { md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : {}) };
   } catch (err) {
     if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };

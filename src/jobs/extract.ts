@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import type { CheckedFile } from "../audio/source.js";
 import type { Params, ParamsError } from "../engine/params.js";
 import { CoreMemoryError } from "../engine/wasm.js";
-import type { FeatureTarget, FeatureValues, TargetError } from "../features/features.js";
+import type { FeatureOptions, FeatureTarget, FeatureValues, TargetError } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
 import type { FeaturesTask, FeaturesTaskResult } from "../features/task.js";
 
@@ -47,6 +47,8 @@ export interface ExtractOptions {
   timeExpansion?: number;
   /** Where `timeExpansion` came from, as the user knows it ("--time-expansion"; FeatureOptions.timeExpansionName). */
   timeExpansionName?: string;
+  /** How a refusal names window_size and hop_size ("window_size (--window-size)"; FeatureOptions.paramNames). */
+  paramNames?: FeatureOptions["paramNames"];
   /** Worker threads (default: one per core). */
   threads?: number;
   /** A pool to compute on instead of one of its own (the caller closes it); `threads` is then ignored. */
@@ -92,7 +94,7 @@ export async function extractEach(items: readonly PendingItem[], options: Extrac
       if (item === null || stop?.aborted) continue;
       let outcome: ExtractOutcome;
       try {
-        const result = await featuresOnFreshCore(pool, { kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
+        const result = await featuresOnFreshCore(pool, { kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, paramNames: options.paramNames, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
         outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues, part: result.part } : { item, error: result.changed };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target

@@ -29,7 +29,7 @@ import { featureTableCsvChunks, featureTableCsvSidecar, featureTableNpyChunks, f
 import { extractEach, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, flagName, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagName, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlag, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, ResumeFileChanged, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { claimOutput } from "../output-lock.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes, writeOutputWithSidecar } from "../output-file.js";
@@ -188,7 +188,7 @@ async function extract(args: string[]): Promise<number> {
       refusals.add(o.item.path, flags, reason);
       report.done(o, reason);
     };
-    if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome });
+    if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", paramNames: { window_size: withFlag("window_size"), hop_size: withFlag("hop_size") }, threads, md5: settings.md5, stop: stop.signal, onOutcome });
     // The run's own writes and removals of the resume file come after a checkpoint's.
     await checkpoint.settle();
     // In the order of the paths, as an uninterrupted run writes them; each row read back from the
@@ -514,8 +514,11 @@ function targetFailure(o: Extract<ExtractOutcome, { error: string }>, target: Fe
     const band = givenOptions({ "--clip-low-freq": target.lowFreq, "--clip-high-freq": target.highFreq });
     return { reason: `${band.map(([flag, v]) => `${flag} ${v}`).join(", ")}: ${o.error}`, flags: band.map(([flag]) => flag) };
   }
-  // Its start already says the value given ("start 1.5 s is past the end of the recording (1 s)").
-  if (o.part === "clip") return { reason: o.error, flags: givenOptions({ "--clip-start": target.start, "--clip-end": target.end }).map(([flag]) => flag) };
+  // Its start already says the value given ("start 1.5 s is past the end of the recording (1 s)"); a
+  // clip between two frames, its bounds and the frames' spacing, and the window or hop that fits it.
+  const clip = givenOptions({ "--clip-start": target.start, "--clip-end": target.end }).map(([flag]) => flag);
+  if (o.part === "clip") return { reason: o.error, flags: clip };
+  if (o.part === "frames") return { reason: o.error, flags: [...clip, "--window-size", "--hop-size"] };
   return { reason: o.error, flags: [] };
 }
 
@@ -527,7 +530,8 @@ function givenOptions(values: Record<string, number | null | undefined>): [flag:
 /**
  * How the files that opened were skipped, for the exit status of a run that computed nothing:
  * when each refused an option — a parameter it cannot take (--channel 3 of a mono file), a band
- * above its spectrum, a clip past its end, a --time-expansion its rate cannot take — the command
+ * above its spectrum, a clip past its end or between two frames (--window-size, --hop-size), a
+ * --time-expansion its rate cannot take — the command
  * line is at fault (exit 2, SPEC §8, as `spectrogram` with that flag says); when any failed
  * otherwise (its content), or none opened, the input (exit 1). It was exit 1 but for
  * --time-expansion. A batch that computed any target skips the others and exits 1 either way.
