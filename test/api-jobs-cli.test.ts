@@ -159,6 +159,38 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(await onData(["jobs", "retry", job.id])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: job ${urgent.id}, a retry of job ${id}, is pending; retry once it ends\n` });
   }, 120_000);
 
+  it("retry: items no target of which the job's parameters can compute (1-sample clips) are refused saying so, and that a new jobs submit with the parameters the reason gives is the way on, its rows outside --chain", async () => {
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    let [tiny, wide] = ["", ""];
+    try {
+      const [{ id: recording }] = await database.sql`SELECT id FROM recordings WHERE path = 'tone.wav'`;
+      // One sample at 8 kHz, between the frames 12.5 ms apart (0.5, 0.5125 s).
+      tiny = (await createClip(database.sql, { recording_id: recording, start_time: 0.501, end_time: 0.501125, created_by: null })).id;
+      wide = (await createClip(database.sql, { recording_id: recording, start_time: 0.2, end_time: 0.8, created_by: null })).id;
+    } finally {
+      await database.close();
+    }
+    const job = JSON.parse((await onData(["jobs", "submit", "--clips", `${tiny},${wide}`, "--json"])).stdout);
+    expect((await onData(["jobs", "abort", job.id])).code).toBe(0);
+    const attached = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    try {
+      await setState(attached.sql, "clips", wide, "trashed"); // the retry leaves it out: only the 1-sample clip is left
+    } finally {
+      await attached.close();
+    }
+    const refused = await onData(["jobs", "retry", job.id]);
+    expect(refused).toMatchObject({ code: 2, stdout: "" });
+    // It said `data.params.hop_size: …`, an API field, of a change a retry cannot take ("retry takes no spectrogram parameters").
+    expect(refused.stderr).toBe(`sonotile jobs: cannot retry job ${job.id}: its 1 failed, errored or skipped item cannot be computed with the job's parameters, which a retry keeps — `
+      + `hop_size (--hop-size): no frame is centred in [0.501, 0.501125) s of clip ${tiny} (recording tone.wav): the clip lasts 0.000125 s, less than the 0.0125 s between frames `
+      + "(window_size (--window-size) 0.025 s × hop_size (--hop-size) 0.5 at 8000 Hz) — give a window_size (--window-size) ≤ 0.00025 s or a hop_size (--hop-size) ≤ 0.005 to put a frame in it (1 of 1 target). "
+      + `Submit its clip as a new job with the parameters that reason gives: sonotile jobs submit --clips ID,… with them (POST /v1/jobs; GET /v1/jobs/${job.id}/items lists the clip). `
+      + `That job is no retry of job ${job.id}: its rows are in its own features.csv (sonotile jobs download <its id>), computed with other parameters (its provenance.json names them), not in the table jobs download --chain merges of job ${job.id} and its retries\n`);
+    // The way it says: a new job, with the hop_size the reason gives.
+    const anew = JSON.parse((await onData(["jobs", "submit", "--clips", tiny, "--hop-size", "0.005", "--json"])).stdout);
+    expect(anew).toMatchObject({ status: "pending", retry_of: null, progress_total: 1 });
+  }, 120_000);
+
   it("list: more jobs than it prints says so on stderr (the oldest were left out unsaid)", async () => {
     const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
     try {

@@ -529,10 +529,11 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
  * deleted since are left out (`leftOut`), as a dataset's job leaves out its archived recordings:
  * archiving the file that failed and retrying the rest is the usual way to finish a job.
  * ConflictError while job `id` is archived or trashed (read-only), while it or a job of its chain is pending or running, when none of its items has those statuses
- * or none of their targets is left, or when more than MAX_JOB_TARGET_IDS have (a dataset's job
- * may have more items than a job may name targets).
+ * or none of their targets is left, when more than MAX_JOB_TARGET_IDS have (a dataset's job
+ * may have more items than a job may name targets), or when the job's parameters can compute none
+ * of those targets (refusedRetry). `nameParam`: how that refusal names a parameter (ParamNamer).
  */
-export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<{ job: Job; leftOut: ItemTarget[] }> {
+export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null; nameParam?: ParamNamer }): Promise<{ job: Job; leftOut: ItemTarget[] }> {
   const job = await getJob(sql, id);
   if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
   // An archived or trashed job is read-only (409), before its outcomes are read; checked again where the retry is written.
@@ -573,9 +574,32 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
   const data = extractFeaturesData.parse(job.data);
   const retry = await submitExtractJob(sql, boss, {
     data: { ...data, targets: items[0].kind === "clip" ? { clip_ids: ids } : { recording_ids: ids } },
-    priority: r.priority ?? job.priority, created_by: r.created_by, retry_of: id,
+    priority: r.priority ?? job.priority, created_by: r.created_by, retry_of: id, nameParam: r.nameParam,
+  }).catch((err) => {
+    throw err instanceof InvalidError ? refusedRetry(id, kept.length, named, items[0].kind, err, r.nameParam ?? ((param) => param)) : err;
   });
   return { job: retry, leftOut };
+}
+
+/**
+ * Why job `id` cannot be retried when the submission of its `count` items (`named` their statuses,
+ * of targets of `kind`) was refused (`refusal`: none of them can be computed — clips in which no
+ * frame of the job's window and hop is centred, parameters no target's recording can take,
+ * recordings that hold no sample): a retry keeps the job's parameters and takes none (the API's
+ * `data.params.hop_size`, said of a retry, named a change it cannot make). Where the reason is a
+ * parameter or the band, the way on is a new job of those targets with others; that job is no
+ * retry, so its rows stay out of the chain's merged table (`jobs download --chain`).
+ */
+function refusedRetry(id: string, count: number, named: string, kind: ItemTarget["kind"], refusal: InvalidError, nameParam: ParamNamer): ConflictError {
+  const field = (name: string) => /^data\.params\.(.+)$/.exec(name)?.[1];
+  const reasons = refusal.fields.map((f) => `${field(f.field) ? nameParam(field(f.field) as keyof Params) : f.field.replace(/^data\./, "")}: ${f.message}`).join("; ");
+  const lead = `cannot retry job ${id}: its ${count} ${named} ${count === 1 ? "item" : "items"} cannot be computed with the job's parameters, which a retry keeps — ${reasons}`;
+  if (!refusal.fields.some((f) => field(f.field) || f.field === "data.band")) return new ConflictError(lead);
+  const targets = count === 1 ? kind : `${kind}s`;
+  return new ConflictError(`${lead}. Submit ${count === 1 ? "its" : "their"} ${targets} as a new job with the parameters that reason gives: `
+    + `sonotile jobs submit --${kind}s ID,… with them (POST /v1/jobs; GET /v1/jobs/${id}/items lists the ${targets}). `
+    + `That job is no retry of job ${id}: its rows are in its own features.csv (sonotile jobs download <its id>), computed with other parameters (its provenance.json names them), `
+    + `not in the table jobs download --chain merges of job ${id} and its retries`);
 }
 
 /**

@@ -202,7 +202,7 @@ export const command: Command = {
         try {
           let job;
           if (action === "retry") {
-            const retry = await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: null });
+            const retry = await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: null, nameParam: withFlag });
             job = retry.job;
             const paths = retry.leftOut.map((t) => (t.kind === "clip" ? `clip ${t.id} of ${t.recording_path}` : t.recording_path));
             if (paths.length) process.stderr.write(`sonotile jobs: left out ${paths.length} target${paths.length > 1 ? "s" : ""} archived, trashed or deleted since: ${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ` (and ${paths.length - 5} more)` : ""}\n`);
