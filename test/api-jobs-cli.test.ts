@@ -129,6 +129,8 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
   it("list: active jobs by default, an archived one with --state archived or all, said so", async () => {
     const job = JSON.parse((await onData(["jobs", "submit", "--dataset", dataset, "--json"])).stdout);
     expect((await onData(["jobs", "abort", job.id])).code).toBe(0);
+    // What the abort left, said as a finished job's failures are (it showed no message).
+    expect((await onData(["jobs", "show", job.id])).stdout).toContain("\nmessage: aborted: 0 of 1 items done, 1 skipped\n");
     const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
     try {
       await setState(database.sql, "jobs", job.id, "archived");

@@ -678,7 +678,8 @@ describe("runs and jobs", () => {
     expect((await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "items", value: 999 }, headers: auth(other) })).statusCode).toBe(403);
     expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json().status).toBe("pending");
     const aborted = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, payload: { message: "changed my mind" }, headers: auth(member) });
-    expect(aborted.json()).toMatchObject({ status: "aborted", message: "changed my mind" });
+    expect(aborted.json()).toMatchObject({ status: "aborted", message: "aborted: 0 of 1 items done, 1 skipped; why: changed my mind" });
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json()).toMatchObject({ status: "aborted", result: null, message: "aborted: 0 of 1 items done, 1 skipped; why: changed my mind" });
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: auth(member) });
     expect(again.statusCode, again.body).toBe(409);
     expect(again.json().message).toMatch(/it is aborted/);

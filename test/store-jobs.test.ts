@@ -404,7 +404,7 @@ describe("extract_features jobs", () => {
   it("abort: pending items are not executed", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });
     const aborted = await abortExtractJob(t.db.sql, job.id, "not needed");
-    expect(aborted).toMatchObject({ status: "aborted", message: "not needed" });
+    expect(aborted).toMatchObject({ status: "aborted", message: "aborted: 0 of 2 items done, 2 skipped; why: not needed" }); // tone1k.wav and tone3k.wav
     await withWorker(async () => {
       // The worker drains the queue: both items are delivered and skipped.
       for (let i = 0; i < 100; i++) {
@@ -788,7 +788,7 @@ describe("extract_features jobs", () => {
     const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id}`;
     expect(items.map((i) => [i.status, i.attempts])).toEqual([["skipped", 1]]);
     expect(await featureValue("recording_features", ds.recordings["held.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
-    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted", message: "not needed" });
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted", message: "aborted: 0 of 1 items done, 1 skipped; why: not needed" });
   }, 60_000);
 
   it("abort keeps the work done: the feature table of the items done is the job's artifact, with its metrics", async () => {
@@ -820,10 +820,11 @@ describe("extract_features jobs", () => {
     expect(Buffer.concat(chunks).toString("utf8")).toBe(`recording_id,path,md5,rms_dbfs\n${ds.recordings["a-done.wav"]},a-done.wav,${await fileMd5(join(ds.dir, "a-done.wav"))},${rms}\n`);
     const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
     expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: 1, items_failed: 0, items_errored: 0 });
-    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted" });
+    // Its message says what the abort left, as a finished job's says what failed (it was null, as its result).
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted", result: null, message: "aborted: 1 of 2 items done, 1 skipped" });
     // A job aborted before it started keeps a table of its columns alone.
     const early = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"] }, created_by: null });
-    await abortExtractJob(t.db.sql, early.id);
+    expect(await abortExtractJob(t.db.sql, early.id)).toMatchObject({ status: "aborted", message: "aborted: 0 of 2 items done, 2 skipped" });
     const empty = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: early.id })).items;
     expect(empty).toMatchObject([{ name: "features.csv", size: "recording_id,path,md5,rms_dbfs\n".length }, { name: "features.npy", size: 128, description: expect.stringMatching(/^float32 \[0, 1\]/) }, { name: "provenance.json", media_type: "application/json" }]);
     expect(Object.fromEntries((await listMetrics(t.db.sql, early.id, { limit: 10, offset: 0 })).items.map((m) => [m.key, m.value]))).toEqual({ audio_seconds_per_second: 0, items_done: 0, items_failed: 0, items_errored: 0 });

@@ -102,7 +102,7 @@ describe("jobs", () => {
 
   it("abort from pending or running only", async () => {
     const pending = await createJob(sql, { task: "t", data: {}, created_by: userId });
-    expect((await abortJob(sql, pending.id, "not needed")).status).toBe("aborted");
+    expect((await abortJob(sql, pending.id)).status).toBe("aborted");
     await expect(startJob(sql, pending.id)).rejects.toBeInstanceOf(ConflictError);
     const running = await startJob(sql, (await createJob(sql, { task: "t", data: {}, created_by: userId })).id);
     expect((await abortJob(sql, running.id)).status).toBe("aborted");

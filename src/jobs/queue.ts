@@ -20,9 +20,9 @@ import { connectionErrorText, databaseOutageLog, isConnectionError, type Databas
 import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage, recordId } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
-import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
+import { abortJob, createJob, getJob, setJobMessage, type ItemTarget, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
-import { endedItems, storeJobResults } from "./results.js";
+import { endedItems, jobMessage, storeJobResults } from "./results.js";
 import { announceItemsQueued, deliversNotifications, listenForQueue } from "./wakeup.js";
 
 /** The pg-boss queue every extraction item goes through. */
@@ -609,14 +609,17 @@ function refusedRetry(id: string, count: number, named: string, kind: ItemTarget
  * a job's completion is: the run ended after the commit was left `running` for ever when that
  * statement failed (the database gone, the CLI interrupted). Items a worker is computing right
  * now finish but change nothing once the job is aborted: an item is settled under the job row's
- * lock, which the abort takes first.
+ * lock, which the abort takes first. Its message says what the abort left, then `message`, the
+ * reason given (jobMessage: `aborted: 99 of 305 items done, 206 skipped; why: …`).
  */
 export async function abortExtractJob(sql: Sql, id: string, message?: string): Promise<Job> {
   return sql.begin(async (tx) => {
-    const aborted = await abortJob(tx, id, message);
+    await abortJob(tx, id);
     await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
+    const items = await endedItems(tx, id);
+    const aborted = await setJobMessage(tx, id, jobMessage(items, { why: message }));
     const data = extractFeaturesData.parse(aborted.data);
-    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, clipBands: data.band === CLIP_BAND, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
+    await storeJobResults(tx, aborted, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, clipBands: data.band === CLIP_BAND, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (aborted.run_id) await finishRun(tx, aborted.run_id, "failed");
     return aborted;
   });

@@ -49,6 +49,44 @@ export function endedItems(db: Queryable, jobId: string): Promise<EndedItem[]> {
   return db<EndedItem[]>`SELECT item, target, status, seconds, result, error, recording_hash FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
 }
 
+/** A target as messages name it: by its recording's path as the API gives it (and a clip's id). */
+export function targetName(target: ItemTarget): string {
+  return target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
+}
+
+/**
+ * An ended job's message (GET /v1/jobs/{id}, `sonotile jobs show`), from its items (endedItems): how
+ * many failed or ended in an error, and the first (of the errors first) with why — named by its
+ * target's id, unless why names it already, by id ("the file of recording <id> (…) has changed",
+ * "clip <id> of recording … no longer exists") or as messages name it (targetName: "recording b.wav:
+ * file b.wav does not exist …"), which read `first: recording <id>: the file of recording <id> (…)`,
+ * `first: recording <id>: recording b.wav: …`. None for a completed job whose every item was done.
+ * An aborted job's (`aborted`, with the reason its abort gave, if any) says what the abort left
+ * first — `aborted: 99 of 305 items done, 206 skipped` —, then those counts, the reason and the
+ * first failure: `aborted: 97 of 305 items done, 1 failed, 207 skipped; why: …; first: …`. It had
+ * none but the reason: an aborted job said nothing of its items.
+ */
+export function jobMessage(items: readonly EndedItem[], aborted?: { why?: string }): string | undefined {
+  const total = items.length;
+  const failed = items.filter((i) => i.status === "failed");
+  const errored = items.filter((i) => i.status === "errored");
+  const first = errored[0] ?? failed[0];
+  const parts = aborted
+    ? [`aborted: ${[`${items.filter((i) => i.status === "done").length} of ${total} items done`, errored.length && `${errored.length} ended in an error`, failed.length && `${failed.length} failed`,
+      `${items.filter((i) => i.status === "skipped").length} skipped`].filter(Boolean).join(", ")}`, aborted.why && `why: ${aborted.why}`]
+    : [[errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean).join(", ")];
+  if (!first && !aborted) return undefined;
+  return [...parts, first && `first: ${firstFailure(first)}`].filter(Boolean).join("; ").slice(0, 10000);
+}
+
+/** The first item that failed or ended in an error, with why, as jobMessage names it. */
+function firstFailure(item: EndedItem): string {
+  const { kind, id } = item.target;
+  const name = targetName(item.target);
+  const namesIt = item.error !== null && (item.error.includes(`${kind} ${id}`) || item.error.startsWith(`${name}:`) || item.error.startsWith(`${name} `));
+  return namesIt ? item.error! : `${kind} ${id}: ${item.error}`;
+}
+
 /** A file an ended job stores as an artifact. */
 export interface JobOutput {
   name: string;

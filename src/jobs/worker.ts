@@ -61,7 +61,7 @@ import { TilePool } from "../tiles/pool.js";
 import { CLIP_BAND, DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, targetBand, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 import { featuresOnFreshCore } from "./extract.js";
-import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
+import { endedItems, jobMessage, storeJobResults, targetName, type EndedItem, type StoredValues } from "./results.js";
 import { announceItemsQueued, onItemsQueued } from "./wakeup.js";
 
 export interface WorkerOptions {
@@ -343,11 +343,6 @@ function unlessAbandoned<T>(work: Promise<T>, abandoned: AbortSignal): Promise<T
 /** An item as a stopping worker's log names it: its job and number, and its target once claimed. */
 function itemName(msg: ItemMessage, target: ItemTarget | undefined): string {
   return `job ${msg.job_id} item ${msg.item}${target ? ` (${targetName(target)})` : ""}`;
-}
-
-/** A target as messages name it: by its recording's path as the API gives it (and a clip's id). */
-function targetName(target: ItemTarget): string {
-  return target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
 }
 
 interface ItemContext {
@@ -993,7 +988,7 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
   const items = await endedItems(sql, jobId);
   const failed = items.filter((i) => i.status === "failed");
   const errored = items.filter((i) => i.status === "errored");
-  const message = jobMessage(items.length, failed, errored);
+  const message = jobMessage(items);
   await sql.begin(async (tx) => {
     try {
       await completeJob(tx, jobId, errored.length ? "error" : failed.length ? "failure" : "success", message);
@@ -1004,22 +999,4 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
     await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, clipBands: data.band === CLIP_BAND, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (job.run_id) await finishRun(tx, job.run_id, failed.length + errored.length ? "failed" : "completed");
   });
-}
-
-/**
- * A finished job's message: how many items failed or ended in an error, and the first (of the
- * errors first) with why — named by its target's id, unless why names it already, by id ("the file
- * of recording <id> (…) has changed", "clip <id> of recording … no longer exists") or as messages
- * name it (targetName: "recording b.wav: file b.wav does not exist …"), which read
- * `first: recording <id>: the file of recording <id> (…)`, `first: recording <id>: recording b.wav: …`.
- */
-function jobMessage(total: number, failed: EndedItem[], errored: EndedItem[]): string | undefined {
-  const counts = [errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean);
-  const first = errored[0] ?? failed[0];
-  if (!first) return undefined;
-  const { kind, id } = first.target;
-  const name = targetName(first.target);
-  const namesIt = first.error !== null && (first.error.includes(`${kind} ${id}`) || first.error.startsWith(`${name}:`) || first.error.startsWith(`${name} `));
-  const named = namesIt ? first.error : `${kind} ${id}: ${first.error}`;
-  return `${counts.join(", ")}; first: ${named}`.slice(0, 10000);
 }

@@ -118,9 +118,18 @@ export function completeJob(db: Queryable, id: string, result: JobResult, messag
   return transition(db, id, ["running"], "complete", db`status = 'completed', result = ${result}, message = ${message ?? null}, completed_at = now()`);
 }
 
-/** Aborts a pending or running job (a worker stops the rest of its work when it sees this). */
-export function abortJob(db: Queryable, id: string, message?: string): Promise<Job> {
-  return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', message = ${message ?? null}, completed_at = now()`);
+/**
+ * Aborts a pending or running job (a worker stops the rest of its work when it sees this). Its
+ * message is written once its items are counted (setJobMessage: queue.ts abortExtractJob).
+ */
+export function abortJob(db: Queryable, id: string): Promise<Job> {
+  return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', completed_at = now()`);
+}
+
+/** Sets job `id`'s message (an aborted job's, said of its items once they are skipped); the job as it is then. */
+export async function setJobMessage(db: Queryable, id: string, message: string | undefined): Promise<Job> {
+  const [job] = await db<Job[]>`UPDATE jobs SET message = ${message ?? null} WHERE id = ${id} RETURNING ${COLUMNS(db)}`;
+  return job;
 }
 
 /**
