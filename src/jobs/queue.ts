@@ -591,10 +591,11 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
  * retry, so its rows stay out of the chain's merged table (`jobs download --chain`).
  */
 function refusedRetry(id: string, count: number, named: string, kind: ItemTarget["kind"], refusal: InvalidError, nameParam: ParamNamer): ConflictError {
-  const field = (name: string) => /^data\.params\.(.+)$/.exec(name)?.[1];
-  const reasons = refusal.fields.map((f) => `${field(f.field) ? nameParam(field(f.field) as keyof Params) : f.field.replace(/^data\./, "")}: ${f.message}`).join("; ");
+  const param = (field: string) => /^data\.params\.(.+)$/.exec(field)?.[1] as keyof Params | undefined;
+  const reasons = refusal.fields.map((f) => `${param(f.field) ? nameParam(param(f.field)!) : f.field.replace(/^data\./, "")}: ${f.message}`).join("; ");
   const lead = `cannot retry job ${id}: its ${count} ${named} ${count === 1 ? "item" : "items"} cannot be computed with the job's parameters, which a retry keeps — ${reasons}`;
-  if (!refusal.fields.some((f) => field(f.field) || f.field === "data.band")) return new ConflictError(lead);
+  // Recordings that hold no sample: no parameters compute them.
+  if (!refusal.fields.some((f) => param(f.field) || f.field === "data.band")) return new ConflictError(lead);
   const targets = count === 1 ? kind : `${kind}s`;
   return new ConflictError(`${lead}. Submit ${count === 1 ? "its" : "their"} ${targets} as a new job with the parameters that reason gives: `
     + `sonotile jobs submit --${kind}s ID,… with them (POST /v1/jobs; GET /v1/jobs/${id}/items lists the ${targets}). `
