@@ -230,11 +230,11 @@ describe("tiles", () => {
     try {
       const running = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.019` });
       expect([running.statusCode, running.headers["retry-after"]]).toEqual([503, "60"]);
-      expect(running.json().message).toMatch(/are being computed in one pass over the whole recording: 0 % of its \d+ frames done after 0 s, about \d+ min \d+ s to go; retry in about 1 min 0 s$/);
+      expect(running.json().message).toMatch(/are being computed in one pass over the whole recording: 0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go; retry in about 1 min 0 s$/);
       const queued = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.023` });
       expect([queued.statusCode, queued.headers["retry-after"]]).toEqual([503, "60"]);
       expect(queued.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable" });
-      expect(queued.json().message).toMatch(/are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \(0 % of its \d+ frames done after 0 s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
+      expect(queued.json().message).toMatch(/are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \(0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
     } finally {
       stop(new Error("test over"));
       await other.close();
