@@ -156,6 +156,20 @@ describe("RealFFT on spectra known in closed form", () => {
       fft.dispose();
     }
   });
+
+  it("real input has a real X_0 (and X_{n/2} for even n): their imaginary parts are exactly 0, as numpy.fft.rfft's — Bluestein's chirp products left -1.2e-5 at n = 10007", () => {
+    // Odd n through Bluestein (prime factors above 37: 41, 97, 101, 1009, 10007, 65521) and
+    // through Stockham (37, 3^4·5); even n whose half goes through Bluestein (82, 202, 20014,
+    // 131042) or Stockham (1102), the split writing X_0 and X_{n/2} as real values.
+    for (const n of [41, 97, 101, 1009, 10007, 65521, 37, 405, 82, 202, 20014, 131042, 1102]) {
+      const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) + 0.3); // a mean: X_0 is far from 0
+      const fft = new RealFFT(n);
+      const y = fft.forward(x);
+      const imaginary = n % 2 === 0 ? [y[1], y[y.length - 1]] : [y[1]];
+      expect(imaginary, `n=${n}`).toEqual(imaginary.map(() => 0));
+      fft.dispose();
+    }
+  });
 });
 
 describe("RealFFT buffers and plans", () => {
