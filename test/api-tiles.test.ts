@@ -1465,6 +1465,19 @@ describe("a recording whose samples are not finite", () => {
     });
   });
 
+  it("one whose samples' power overflows float32 is a 422 naming the file, the value and where, as a NaN's", async () => {
+    // It said "sample values reach 1.00e+30: their power overflows float32", naming no position.
+    const samples = new Float32Array(8000).fill(0.25);
+    samples[6000] = 1e30;
+    await withOwnRecording("site/loud.wav", samples, 8000, async (own, id) => {
+      for (const url of [`/v1/recordings/${id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`]) {
+        const res = await own.inject({ url });
+        expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
+        expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: site/loud.wav: the samples hold 1.00e+30 (first at 0.75 s, sample 6000 of the signal analysed): their power overflows float32 (full scale is 1)");
+      }
+    });
+  });
+
   it("fails only the tiles that read the NaN when no stats pass reads the whole recording (dB without PCEN or normalization)", async () => {
     // 4 s at 8 kHz, a NaN at 3.5 s: frame 280 of 100-sample hops, in tile 2 of 128 frames.
     const samples = new Float32Array(32000).fill(0.25);

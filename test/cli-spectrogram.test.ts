@@ -237,6 +237,19 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("a float recording holding a value whose power overflows float32: exit 1 with one line naming the file, the value and where, no output", async () => {
+    // It said "sample values reach 1.00e+30: their power overflows float32", naming no position.
+    const x = Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin(i / 5));
+    x[6000] = 1e30;
+    const loud = join(tmp, "loud.wav");
+    writeFileSync(loud, Buffer.concat([floatWavHeader(x.length, 1, 8000), new Uint8Array(x.buffer)]));
+    const out = join(tmp, "loud.png");
+    const r = await sonotile(["spectrogram", loud, "-o", out]);
+    expectOneLineError(r, 1, /the samples hold 1\.00e\+30 \(first at 0\.75 s, sample 6000 of the signal analysed\): their power overflows float32/, "overflowing sample");
+    expect(r.stderr).toContain(`${loud}: the samples hold 1.00e+30`);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("-o naming the input through a link: exit 2, the input intact; a late failure leaves an existing output as it was", async () => {
     const input = join(tmp, "aud.f32"); // a WAV whose name carries an output extension
     writeFileSync(input, readFileSync(SHORT));

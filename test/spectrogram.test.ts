@@ -380,11 +380,24 @@ describe("samples a spectrogram cannot be made of", () => {
     expect(core.memory.buffer.byteLength).toBe(before);
   });
 
-  it("finite samples whose power overflows float32 are named as such; large ones whose power does not are computed", () => {
+  it("finite samples whose power overflows float32 are a SampleValuesError naming the first such sample's index and time, as NaN is; large ones whose power does not are computed", () => {
+    // It said "sample values reach 1.00e+30: their power overflows float32", naming neither the samples nor where.
+    const overflow = (value: string, at: number) => `the samples hold ${value} (first at ${at / 48_000} s, sample ${at} of the signal analysed): their power overflows float32 (full scale is 1)`;
     const x = tone();
     x[100] = 1e30;
-    for (const params of paths) expect(() => spectrogram(x, 48_000, params)).toThrow(/^sample values reach 1\.00e\+30: their power overflows float32/);
+    x[20_000] = 3e30; // larger, but later: the first sample whose square overflows is named
+    for (const params of paths) expect(() => spectrogram(x, 48_000, params)).toThrow(expect.objectContaining({ name: "SampleValuesError", message: overflow("1.00e+30", 100) }));
+    // None overflows alone (2^64 = 1.8e19 does), a frame's sum of them does: the largest is named, the first of equals.
+    const pair = tone();
+    pair[5000] = 1.5e19;
+    pair[5001] = -1.5e19;
+    for (const params of paths) expect(() => spectrogram(pair, 48_000, params)).toThrow(expect.objectContaining({ name: "SampleValuesError", message: overflow("1.50e+19", 5000) }));
+    // In the last of several blocks (8 MB each): the index counts from the signal's start, not the block's.
+    const long = Float32Array.from({ length: 480_000 }, (_, i) => 0.5 * Math.sin(i / 7));
+    long[470_000] = -1e20;
+    expect(() => spectrogram(long, 48_000, paths[0])).toThrow(expect.objectContaining({ name: "SampleValuesError", message: overflow("-1.00e+20", 470_000) }));
     x[100] = 1e12; // power ≈ 1e24·scale: finite
+    x[20_000] = 0;
     const s = spectrogram(x, 48_000, paths[1]);
     expect(s.data.every(Number.isFinite)).toBe(true);
   });
@@ -649,7 +662,7 @@ describe("spectrogram() of one signal", () => {
     expect(() => spectrogram(samples, 8000)).toThrow(new RangeError(message));
     expect(() => library.samplesReader([samples], 8000)).toThrow(new RangeError(message.replace("samples:", "channels[0]:")));
     samples[300] = -3.4028234663852886e38; // float32's largest, exactly: converted, then its power overflows, as before
-    expect(() => spectrogram(samples, 8000)).toThrow(/^sample values reach 3.40e\+38: their power overflows float32/);
+    expect(() => spectrogram(samples, 8000)).toThrow(/^the samples hold -3\.40e\+38 \(first at 0\.0375 s, sample 300 of the signal analysed\): their power overflows float32/);
     samples[300] = Infinity; // not finite as given: the samples' own error, as before
     expect(() => spectrogram(samples, 8000)).toThrow(/the samples hold Infinity/);
   });

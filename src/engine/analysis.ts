@@ -257,7 +257,7 @@ export class SpectrogramPlan {
           const target = output ? output.values.ptr + 4 * c0 : scratch ? scratch.ptr : 0;
           const rowStride = output ? stride : scratchStride;
           let chunkPeak = core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, rowStride);
-          if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
+          if (chunkPeak === Infinity) throw powerOverflow(samples, from, to, samplesStart, this.geometry.samplerate);
           if (state) {
             if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
             const values = { ptr: target, frames: count, bins, frameStep: 1, binStep: rowStride };
@@ -272,7 +272,7 @@ export class SpectrogramPlan {
         }
         const target = output ? output.values.ptr + 4 * c0 : 0;
         let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
-        if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
+        if (chunkPeak === Infinity) throw powerOverflow(samples, from, to, samplesStart, this.geometry.samplerate);
         if (state) {
           if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
           const values = { ptr: chunk.ptr, frames: count, bins, frameStep: bins, binStep: 1 };
@@ -351,7 +351,7 @@ export function namingFile(err: unknown, name: string): unknown {
 function nonFiniteSamples(samples: Float32Array, from: number, to: number, samplesStart: number, samplerate: number): SampleValuesError {
   let i = from;
   while (i < to && Number.isFinite(samples[i])) i++;
-  if (i === to) return powerOverflow(samples, from, to); // finite, but their sum overflowed (samplesFinite)
+  if (i === to) return powerOverflow(samples, from, to, samplesStart, samplerate); // finite, but their sum overflowed (samplesFinite)
   const at = samplesStart + i;
   return new SampleValuesError(`the samples hold ${samples[i]} (first at ${at / samplerate} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`);
 }
@@ -446,10 +446,24 @@ function checkPcenOverflow(values: ChunkValues, p: Params): void {
   }
 }
 
-/** The error for finite samples so large that their power overflows float32 (|x| beyond ~1e18). */
-function powerOverflow(samples: Float32Array, from: number, to: number): SampleValuesError {
-  let largest = 0;
-  for (let i = from; i < to; i++) largest = Math.max(largest, Math.abs(samples[i]));
-  return new SampleValuesError(`sample values reach ${largest.toExponential(2)}: their power overflows float32 (full scale is 1)`);
+/** 2^64: a sample this large has a square beyond float32's range (2^128) on its own. */
+const SQUARE_OVERFLOW = 2 ** 64;
+
+/**
+ * The error for samples [from, to) of `samples` (signal index samplesStart + i) that are finite,
+ * but whose power overflowed float32, naming a sample's value, time and index, as
+ * nonFiniteSamples names a NaN: the first whose square alone overflows, else — a frame's sum of
+ * smaller ones overflowed — the largest (the first of equals). It named neither where nor the
+ * samples: "sample values reach 1.00e+19: …".
+ */
+function powerOverflow(samples: Float32Array, from: number, to: number, samplesStart: number, samplerate: number): SampleValuesError {
+  let i = from;
+  while (i < to && !(Math.abs(samples[i]) >= SQUARE_OVERFLOW)) i++;
+  if (i === to) {
+    i = from;
+    for (let j = from + 1; j < to; j++) if (Math.abs(samples[j]) > Math.abs(samples[i])) i = j;
+  }
+  const at = samplesStart + i;
+  return new SampleValuesError(`the samples hold ${samples[i].toExponential(2)} (first at ${at / samplerate} s, sample ${at} of the signal analysed): their power overflows float32 (full scale is 1)`);
 }
 
