@@ -5,9 +5,11 @@
  * 60 dB of the peak.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
-import { AudioFormatError } from "../src/audio/types.js";
+import { AudioFormatError, type AudioReader } from "../src/audio/types.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { ParamsError, type ParamsInput } from "../src/engine/params.js";
 import * as library from "../src/index.js";
@@ -328,6 +330,74 @@ describe("a disposed RecordingSpectrogram", () => {
     recording.dispose();
     await expect(recording.frameRange(0, 4)).rejects.toThrow(/^the spectrogram was used after dispose\(\)$/);
     await expect(recording.computeStats()).rejects.toThrow(/used after dispose/);
+  });
+});
+
+describe("a RecordingSpectrogram dropped without dispose()", () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  /** Collects garbage and lets the finalizers it found run: they run as tasks of their own, once the event loop turns. */
+  async function collect(): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  const signal = Float32Array.from({ length: 48_000 }, (_, i) => 0.5 * Math.sin(i / 7) + 0.1 * Math.sin(i / 3));
+  const params: ParamsInput = { pcen: true, window_size: 0.025 };
+  /** Frames 10–40 as an instance disposed at once computes them. */
+  async function reference(): Promise<Float32Array> {
+    const recording = new RecordingSpectrogram(samplesReader([signal], 48_000), params);
+    try {
+      return await recording.frameRange(10, 40);
+    } finally {
+      recording.dispose();
+    }
+  }
+
+  it("gives its plan back to the core when collected: 300 such instances leave the core's memory as it was (1000 grew it by 544 MB, none freed)", async () => {
+    const reader = samplesReader([signal], 48_000);
+    const dropped = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        await new RecordingSpectrogram(reader, params).piece(0.2, 0.3);
+        if (i % 10 === 9) await collect();
+      }
+    };
+    await dropped(20); // the core's memory grows to what 10 instances and a piece need
+    const before = core.memory.buffer.byteLength;
+    await dropped(300); // 0.1 MB each: 30 MB more had none been freed
+    expect(core.memory.buffer.byteLength).toBe(before);
+  });
+
+  it("disposed, then collected, destroys nothing more: the instance given its plan's handle since keeps computing", async () => {
+    const expected = await reference();
+    let disposed: RecordingSpectrogram | null = new RecordingSpectrogram(samplesReader([signal], 48_000), params);
+    disposed.dispose();
+    const next = new RecordingSpectrogram(samplesReader([signal], 48_000), params); // the core reuses the freed handle
+    disposed = null;
+    await collect();
+    expect(await next.frameRange(10, 40)).toEqual(expected);
+    next.dispose();
+  });
+
+  it("is not collected while a piece, a stats pass or a range it started is still running, though nothing else holds it", async () => {
+    const expected = await reference();
+    const inner = samplesReader([signal], 48_000);
+    // Every read first collects garbage and lets finalizers run.
+    const collecting: AudioReader = { info: inner.info, close: () => inner.close(), read: async (...args) => (await collect(), inner.read(...args)) };
+    const fresh = () => new RecordingSpectrogram(collecting, params);
+    const bins = (await fresh().piece(0, 0.01)).bins;
+    const piece = await fresh().piece(10 * 0.0125, 40 * 0.0125);
+    expect([piece.firstFrame, piece.frames]).toEqual([10, 30]);
+    expect(piece.data).toEqual(expected);
+    expect((await fresh().computeStats(8)).checkpoints.length).toBe(Math.ceil(fresh().frames / 8));
+    // Blocks of 5 frames: the generator alone holds the instance between them.
+    const blocks: Float32Array[] = [];
+    for await (const block of fresh().range(10, 40, 5)) blocks.push(block.data);
+    const joined = new Float32Array(bins * 30);
+    blocks.forEach((block, b) => { for (let k = 0; k < bins; k++) joined.set(block.subarray(k * 5, (k + 1) * 5), k * 30 + 5 * b); });
+    expect(joined).toEqual(expected);
   });
 });
 

@@ -159,8 +159,20 @@ export function finishValues(values: Float32Array, p: Params, divisor: number): 
 }
 
 /**
+ * Destroys the core's STFT plan of a SpectrogramPlan garbage-collected without `dispose()`: a
+ * RecordingSpectrogram dropped undisposed kept its plan in the core for good (0.54 MB each for a
+ * 192 kHz recording at the default window: 1000 of them left the core at 544 MB), as RealFFT's
+ * plans do not.
+ * It holds the handle alone, never the plan: a plan collected can no longer be used, and
+ * `dispose()` unregisters it before destroying, so no handle is destroyed twice — nor one the
+ * core has since given to another plan.
+ */
+const finalizer = new FinalizationRegistry<number>((handle) => core.stftDestroy(handle));
+
+/**
  * Everything fixed by (parameters, sample rate): frame geometry, the window and the core's
- * STFT plan. Holds WebAssembly memory: call `dispose()` when done.
+ * STFT plan. Holds WebAssembly memory: call `dispose()` when done (the garbage collector frees
+ * it otherwise, once the event loop turns).
  */
 export class SpectrogramPlan {
   readonly geometry: FrameGeometry;
@@ -182,6 +194,7 @@ export class SpectrogramPlan {
     } finally {
       buffer.free(); // the plan copied the window; freed on failure too (out of memory)
     }
+    finalizer.register(this, this.handle, this);
     this.columns = core.stftHasColumns(this.handle);
   }
 
@@ -297,8 +310,11 @@ export class SpectrogramPlan {
     return { peak, pcen };
   }
 
+  /** Destroys the core's plan now (the garbage collector's finalizer no longer will). Idempotent. */
   dispose(): void {
-    if (this.handle) core.stftDestroy(this.handle);
+    if (this.handle === 0) return;
+    finalizer.unregister(this);
+    core.stftDestroy(this.handle);
     this.handle = 0;
   }
 }

@@ -60,10 +60,17 @@ export interface RecordingOptions {
   name?: string;
 }
 
-/** A recording seen through one parameter set. Holds WebAssembly memory: `dispose()` it. */
+/**
+ * A recording seen through one parameter set. Holds WebAssembly memory (its STFT plan):
+ * `dispose()` it when done. One dropped without gives it back when the garbage collector
+ * collects it, which needs the event loop to turn, and never while a piece, a stats pass or a
+ * range it started is still running.
+ */
 export class RecordingSpectrogram {
+  /** The parameters in use: those given, completed with the defaults. */
   readonly params: Params;
   private readonly signal: ConditionedSignal;
+  /** Frame geometry (FFT length, hop, bins) at the rate the STFT runs at. */
   readonly geometry: FrameGeometry;
   /** Frames of the whole recording. */
   readonly frames: number;
@@ -288,6 +295,11 @@ export class RecordingSpectrogram {
     return { data, bins: g.bins, frames: f1 - f0, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: f0, valueRange: await this.valueRange(), params: this.params };
   }
 
+  /**
+   * Gives the instance's WebAssembly memory (its STFT plan) back to the core now, rather than when
+   * the garbage collector collects it. The reader stays open: close it yourself. Idempotent; any
+   * use after it is an Error saying so.
+   */
   dispose(): void {
     this.plan.dispose();
   }

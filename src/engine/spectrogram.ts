@@ -12,7 +12,9 @@ import { checkParamsForRecording, parseParamValues, type Params, type ParamsInpu
 export interface Spectrogram {
   /** [bins][frames] row-major float32 after SPEC §3 step 9; row 0 is 0 Hz. */
   data: Float32Array;
+  /** Rows of `data`: the one-sided spectrum's nperseg // 2 + 1 bins, bin k at k · samplerate / nperseg Hz. */
   bins: number;
+  /** Columns of `data`: the frames. */
   frames: number;
   /** Samples between frames. */
   hop: number;
@@ -24,6 +26,7 @@ export interface Spectrogram {
   firstFrame: number;
   /** Values mapped to the first and last colour (SPEC §3.10). */
   valueRange: [number, number];
+  /** The parameters the values were computed with: those given, completed with the defaults. */
   params: Params;
 }
 
