@@ -103,12 +103,18 @@ describe("README", () => {
     symlinkSync(join(FIXTURES, "recordings/whombat_tests_bats.wav"), join(dir, "rec.wav"));
     writeFileSync(join(dir, "10h.wav"), toneWav(3611, 1000));
     const script = snippet.replace('from "sonotile"', `from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)}`);
-    writeFileSync(join(dir, "snippet.mjs"), `${script}\nconsole.log(JSON.stringify({ piece: piece.frames, frames }));\n`);
+    // And it releases what it opens, as a script copying it into a loop must: the reader's file
+    // (it was left open, and Node warned "Closing file descriptor N on garbage collection", DEP0137)
+    // and the spectrogram's WebAssembly memory (the instances disposed are noted as they are).
+    const noteDisposals = "const disposed = new WeakSet(); const dispose = RecordingSpectrogram.prototype.dispose; RecordingSpectrogram.prototype.dispose = function () { disposed.add(this); return dispose.call(this); };";
+    const released = "{ closed: await reader.read(0, 0, 1).then(() => false, (e) => e.message === 'file closed'), disposed: disposed.has(whole) }";
+    writeFileSync(join(dir, "snippet.mjs"), `${script.replace(/^(import .*\n)/, `$1${noteDisposals}\n`)}\nconsole.log(JSON.stringify({ piece: piece.frames, frames, released: ${released} }));\n`);
     const run = await new Promise<CliRun>((done) => {
       execFile(process.execPath, ["snippet.mjs"], { cwd: dir }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
     });
     expect(run).toMatchObject({ code: 0, stderr: "" });
-    expect(JSON.parse(run.stdout)).toEqual({ piece: 769, frames: 100_000 }); // 10 s of 13 ms hops (25-sample windows at 1 kHz); 100,000 of its ~278,000 frames
+    // 10 s of 13 ms hops (25-sample windows at 1 kHz); 100,000 of its ~278,000 frames
+    expect(JSON.parse(run.stdout)).toEqual({ piece: 769, frames: 100_000, released: { closed: true, disposed: true } });
   });
 
   it("the library snippet compiles as TypeScript under `tsc --init`'s settings, against the package's types", async () => {
