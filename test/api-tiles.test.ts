@@ -242,6 +242,31 @@ describe("tiles", () => {
     }
   });
 
+  it("refuse a client's pass past its share of the pass-slot queue with a 503 whose Retry-After is when its first waiting pass starts (it was 1 s), while another client's pass still gets a place", async () => {
+    // Two threads: one pass slot, held by a pass with minutes to go; 8 passes may wait, 2 of one client.
+    const slow = new TileService({ threads: 2, statsWaitMs: 50 });
+    const stops: ((err: Error) => void)[] = [];
+    slow.pool.stats = (task) => {
+      task.progress![0] = 1;
+      return new Promise((_, reject) => stops.push(reject));
+    };
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    const tile = (window: number, remoteAddress: string) => other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=${window}`, remoteAddress });
+    try {
+      for (const window of [0.019, 0.023, 0.027]) expect((await tile(window, "192.0.2.1")).statusCode).toBe(503); // one runs, two wait
+      const refused = await tile(0.031, "192.0.2.1");
+      expect([refused.statusCode, refused.headers["retry-after"]]).toEqual([503, "60"]);
+      expect(refused.json().message).toBe("you have 2 statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place); retry in about 1 min 0 s");
+      const another = await tile(0.035, "192.0.2.2");
+      expect([another.statusCode, another.headers["retry-after"]]).toEqual([503, "60"]);
+      expect(another.json().message).toMatch(/which waits for a free pass slot: queued behind 2 passes \(the one nearest its end: 0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
+    } finally {
+      for (const stop of stops) stop(new Error("test over"));
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("answer dB without PCEN or normalization at the first request: no stats pass, no claim, no 503", async () => {
     // As above, an instance whose requests wait 1 ms for stats: these parameters wait for none.
     const slow = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 1 });

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import UPNG from "upng-js";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { AudioFormatError, FileChangedError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
@@ -1100,6 +1100,65 @@ describe("caching and the pool", () => {
     expect(queued.message).toMatch(new RegExp(`^the recording's statistics for these parameters \\(normalization maximum, PCEN state\\) are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \\(0 % of its ${frames} frames done after 0 s, about \\d+ min \\d+ s to go\\); retry in about 1 min 0 s$`));
     expect(queued.retryAfterS).toBe(60);
     expect(fresh.computed).toBe(1); // the second pass has not started
+  });
+
+  it("passes waiting for a pass slot are taken round-robin across clients, one client's share of the waiting room refused (its Retry-After when its first waiting pass starts), another client's pass still admitted and started before the first's later ones, and told a Retry-After from the passes ahead of it", async () => {
+    // Two threads: one pass slot, 8 passes waiting at most, 2 of one client. Client a asked for four
+    // parameter sets at once: one runs, two wait, its fourth is refused — before, all waited and a
+    // fifth client's pass found the room full (503, Retry-After: 1) behind a's, first come first served.
+    const fresh = new TileService({ threads: 2, statsWaitMs: 50 });
+    const started: number[] = [];
+    const ends: ((err: Error) => void)[] = [];
+    let firstScanned!: Float64Array;
+    let firstAt = 0;
+    fresh.pool.stats = (task) => {
+      if (started.length === 0) [firstScanned, firstAt] = [task.progress!, performance.now()];
+      started.push(task.params.pcen_smooth);
+      return new Promise((_, reject) => ends.push(reject));
+    };
+    onTestFinished(() => {
+      for (const end of ends) end(new Error("test over"));
+      return fresh.close();
+    });
+    const options = tileOptionsSchema.parse({});
+    const ask = (smooth: number, client: string) => fresh.planTile(recording, parseParams({ pcen_smooth: smooth }), 0, 0, options, "f32", Infinity, { client }).catch((err: unknown) => err as Error);
+    const defaults = parseParams({});
+    const frames = frameCount(recording.frames, frameGeometry(defaults.window_size, defaults.hop_size, RATE));
+    expect(await ask(0.01, "a")).toBeInstanceOf(StatsPendingError); // runs
+    // At its pace so far the running pass has about 12 s to go (a pass of the same frames after it,
+    // about 12 s more) — on a clock stopped here, so that its time to go does not grow as the test runs.
+    await new Promise((done) => setTimeout(done, 500));
+    const stopped = performance.now();
+    const clock = vi.spyOn(performance, "now").mockReturnValue(stopped);
+    onTestFinished(() => clock.mockRestore());
+    const elapsed = (stopped - firstAt) / 1000;
+    firstScanned[0] = Math.ceil((frames * elapsed) / (elapsed + 12));
+    const running = (await ask(0.01, "a")) as StatsPendingError;
+    const toGo = Number(/about (\d+) s to go/.exec(running.message)![1]);
+    expect(toGo).toBeGreaterThanOrEqual(12);
+    expect(toGo).toBeLessThan(20);
+    const second = (await ask(0.02, "a")) as StatsPendingError;
+    expect(second.message).toMatch(/which waits for a free pass slot: queued behind 1 pass \(/);
+    expect(second.retryAfterS).toBeGreaterThanOrEqual(toGo); // its turn comes when the running pass ends
+    expect(await ask(0.03, "a")).toBeInstanceOf(StatsPendingError);
+    const refused = (await ask(0.04, "a")) as PoolBusyError;
+    expect(refused).toBeInstanceOf(PoolBusyError);
+    expect(refused.message).toBe("you have 2 statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place)");
+    // Its share has room again once its first waiting pass starts, when the running one ends.
+    expect(refused.retryAfterS).toBe(second.retryAfterS);
+    // Another client's pass gets a place, behind the running pass and a's next (round-robin), not behind all of a's.
+    const other = (await ask(0.05, "b")) as StatsPendingError;
+    expect(other).toBeInstanceOf(StatsPendingError);
+    expect(other.message).toMatch(/which waits for a free pass slot: queued behind 2 passes \(/);
+    // Its turn comes after the running pass's time to go and a's next pass, of as many frames at that pace.
+    expect(other.retryAfterS).toBeGreaterThanOrEqual(second.retryAfterS + 10);
+    expect(other.retryAfterS).toBeLessThanOrEqual(60);
+    // The slot freed, a's next starts, then b's, then a's last.
+    for (let turn = 0; turn < 3; turn++) {
+      ends[turn](new Error("pass over"));
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    expect(started).toEqual([0.01, 0.02, 0.05, 0.03]);
   });
 
   it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {

@@ -75,14 +75,45 @@ export class FairQueue {
   }
 
   /**
-   * Why a task for `clients` may not wait (the caller refuses it: TilePool's PoolBusyError), or null:
-   * when maxTotal tasks wait, or every one of its clients has maxPerClient waiting — its own backlog,
-   * not the others', refuses a client's request.
+   * Which bound keeps a task for `clients` from waiting, or null: "queue" when maxTotal tasks wait,
+   * "client" when every one of its clients has maxPerClient waiting — its own backlog, not the
+   * others', refuses a client's request. Its callers word it (TilePool: refusal; TileService's pass slots).
    */
-  refusal(clients: TaskClients): string | null {
-    if (this.entries.size >= this.maxTotal) return `all workers are busy and the queue is full (${this.entries.size} computations waiting)`;
-    if (clients.all.every((client) => client !== this.uncapped && this.backlog(client) >= this.maxPerClient)) return `all workers are busy and ${this.maxPerClient} computations of this client are waiting for one already`;
+  full(clients: TaskClients): "queue" | "client" | null {
+    if (this.entries.size >= this.maxTotal) return "queue";
+    if (clients.all.every((client) => client !== this.uncapped && this.backlog(client) >= this.maxPerClient)) return "client";
     return null;
+  }
+
+  /** Why a task for `clients` may not wait (the caller refuses it: TilePool's PoolBusyError), or null (full). */
+  refusal(clients: TaskClients): string | null {
+    switch (this.full(clients)) {
+      case "queue": return `all workers are busy and the queue is full (${this.entries.size} computations waiting)`;
+      case "client": return `all workers are busy and ${this.maxPerClient} computations of this client are waiting for one already`;
+      default: return null;
+    }
+  }
+
+  /**
+   * The tasks waiting, in the order startNext would take them if no other came: round-robin across
+   * the clients, a task in several clients' queues at the first of their turns. What a waiting
+   * task is told of its place and wait (TileService's pass slots) follows this order, not arrival.
+   */
+  inTurn(): Waiting[] {
+    const round = [...this.byClient].map(([, queue]) => [...queue]);
+    const taken = new Set<Entry>();
+    const order: Entry[] = [];
+    while (round.length > 0) {
+      const queue = round.shift()!;
+      // Tasks another client's turn took are no longer in this one's queue (remove).
+      while (queue.length > 0 && taken.has(queue[0])) queue.shift();
+      const entry = queue.shift();
+      if (entry === undefined) continue;
+      taken.add(entry);
+      order.push(entry);
+      if (queue.length > 0) round.push(queue);
+    }
+    return order;
   }
 
   /** Queues a task for `clients` (in each of their queues, unchecked: see refusal); `start` is called when it is taken. */

@@ -109,6 +109,13 @@ export function filterCacheProblem(bytes: number, coreMemoryLimit = CORE_MEMORY_
 /** The pool is full, or no worker was free for a task within its time limit: the caller should answer 503 with Retry-After. */
 export class PoolBusyError extends Error {
   override name = "PoolBusyError";
+  /**
+   * @param retryAfterS seconds to wait before asking again, where known (a stats pass refused a
+   *   place: when one should be free, TileService); undefined: shortly (Retry-After: 1)
+   */
+  constructor(message: string, readonly retryAfterS?: number) {
+    super(message);
+  }
 }
 
 /** A task ran on its worker for its whole time limit, `limitMs`, and was stopped. */

@@ -21,7 +21,7 @@ import { VERSION } from "../engine/version.js";
 import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { binsPerRow, framesOfInterval, pieceLayout, rowsFrequencyRange, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
-import { TaskClients } from "./fair-queue.js";
+import { FairQueue, TaskClients, type Waiting } from "./fair-queue.js";
 import { POOL_CLIENT, POOL_OPTIONS, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
@@ -272,6 +272,12 @@ export interface TileServiceOptions extends PoolOptions {
   statsWaitMs?: number;
   /** Stats passes that may wait for a thread (default 4 per thread); more are refused with PoolBusyError. */
   maxStatsQueue?: number;
+  /**
+   * Stats passes one client (Requester) may have waiting for a thread (default 1 per thread): a
+   * quarter of maxStatsQueue, so that one client alone cannot fill the room and have every other
+   * client's new parameter sets refused. The pool's own client has maxStatsQueue alone.
+   */
+  maxClientStatsQueue?: number;
   /** Most samples a tile may transform before it is pooled from the overview, or refused (default MAX_TILE_SAMPLES, 2^32: tileSource). */
   maxTileSamples?: number;
   /** Most samples a stats pass may transform (default MAX_PASS_SAMPLES, 2^36: checkPassWork). */
@@ -338,8 +344,8 @@ function passAdvance(progress: PassProgress, now: number): { said: string; remai
   return { said: `${share}, about ${spokenDuration(remainingS)} to go`, remainingS };
 }
 
-/** The end of a pending pass's message: when to ask again (`retryAfterS`, retryAfterSeconds). */
-function retryHint(retryAfterS: number): string {
+/** The end of a pending pass's message, or of a pass refused a place (PoolBusyError#retryAfterS): when to ask again (`retryAfterS`, retryAfterSeconds). */
+export function retryHint(retryAfterS: number): string {
   return retryAfterS <= RETRY_AFTER_MIN_S ? "retry in a few seconds" : `retry in about ${spokenDuration(retryAfterS)}`;
 }
 
@@ -363,11 +369,12 @@ function statsPending(progress: PassProgress | undefined, now: number): StatsPen
 /**
  * What a request whose pass waits for a pass slot (TileService#statsSlots) is told: its place,
  * behind `ahead` passes, and how far the one nearest its end of `passes` (this instance's) that
- * run has come — its slot is the first to free. It was told its pass was being computed, with
- * "retry in a few seconds", while it waited behind a pass of minutes. Retry-After follows that
- * pass's time to go.
+ * run has come — the first slot to free is its. It was told its pass was being computed, with
+ * "retry in a few seconds", while it waited behind a pass of minutes. Retry-After follows
+ * `waitS`, the seconds until its turn (expectedStarts): it followed the nearest pass's time to go
+ * whatever waited ahead of it.
  */
-function statsQueued(ahead: number, passes: Iterable<PassProgress>, now: number): StatsPendingError {
+function statsQueued(ahead: number, waitS: number, passes: Iterable<PassProgress>, now: number): StatsPendingError {
   let nearest: ReturnType<typeof passAdvance>;
   for (const pass of passes) {
     const advance = passAdvance(pass, now);
@@ -375,8 +382,35 @@ function statsQueued(ahead: number, passes: Iterable<PassProgress>, now: number)
   }
   const place = `queued behind ${ahead} pass${ahead === 1 ? "" : "es"}`;
   const told = nearest === undefined ? place : `${place} (${ahead === 1 ? "" : "the one nearest its end: "}${nearest.said})`;
-  const retryAfterS = retryAfterSeconds(nearest?.remainingS);
+  const retryAfterS = retryAfterSeconds(waitS);
   return new StatsPendingError(`${PASS_SUBJECT} are to be computed in one pass over the whole recording, which waits for a free pass slot: ${told}; ${retryHint(retryAfterS)}`, retryAfterS);
+}
+
+/**
+ * In how many seconds each pass of `line` — those waiting for one of `slots` pass slots, in the
+ * order they take one (Slots#line) — should start: the slots free as the `running` passes end,
+ * each at its time to go at its pace so far (passAdvance; one whose time is not known may end any
+ * moment), and a waiting pass then holds its slot for its frames at the running passes' pace (the
+ * seconds of all of them over the frames they have scanned; without one, no time). An estimate:
+ * the passes' parameters and files differ, and so their cost a frame.
+ */
+function expectedStarts(line: readonly PassProgress[], running: readonly PassProgress[], slots: number, now: number): number[] {
+  let seconds = 0;
+  let scanned = 0;
+  for (const pass of running) {
+    if (pass.startedAt === null || pass.readAt !== null) continue;
+    seconds += (now - pass.startedAt) / 1000;
+    scanned += pass.framesDone[0];
+  }
+  const perFrame = scanned > 0 ? seconds / scanned : 0;
+  const free = running.map((pass) => passAdvance(pass, now)?.remainingS ?? 0);
+  while (free.length < slots) free.push(0);
+  return line.map((pass) => {
+    free.sort((a, b) => a - b);
+    const start = free[0];
+    free[0] = start + pass.frames * perFrame;
+    return start;
+  });
 }
 
 /** Longest pause between two looks at stats another instance is computing. */
@@ -480,50 +514,59 @@ interface Flight {
 const sameCheck = (a: CheckedFile | undefined, b: CheckedFile | undefined) => a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtime === b.mtime);
 
 /**
- * At most `limit` holders at once; the others wait in order, at most `maxWaiting` of them. A
- * waiter whose signal fires leaves the line with the signal's reason.
+ * At most `limit` holders at once; the others wait in a queue per client, taken round-robin across
+ * clients (FairQueue, as the pool's tasks wait for a thread), at most `maxWaiting` in all and
+ * `maxPerClient` of one client (TaskClients; the pool's own client has `maxWaiting` alone). They
+ * waited in one line, first come first served: one viewer's nine new parameter sets held every
+ * other user's new tiles for as long as nine passes take (up to minutes each), and the full line
+ * refused everyone else. A waiter whose signal fires leaves the queue with the signal's reason.
  */
 class Slots {
   /** Slots held: by those that took one, and by waiters a slot was passed on to. */
   private held = 0;
-  /** Waiters in order: `turn` gives one its slot; `holder`, what it waits for (placeOf). */
-  private readonly waiting: { turn: () => void; holder: object }[] = [];
+  private readonly queue: FairQueue;
+  /** What each waiter waits for (placeOf, line). */
+  private readonly holders = new Map<Waiting, PassProgress>();
 
-  constructor(private readonly limit: number, private readonly maxWaiting: number) {}
+  constructor(readonly limit: number, maxWaiting: number, readonly maxPerClient: number) {
+    this.queue = new FairQueue(maxPerClient, maxWaiting, POOL_CLIENT);
+  }
 
-  /** @throws PoolBusyError when a `take` now would have to wait and `maxWaiting` wait already. */
-  checkRoom(): void {
-    if (this.held >= this.limit && this.waiting.length >= this.maxWaiting) throw new PoolBusyError(`${this.waiting.length} statistics passes are waiting for a thread already`);
+  /** Which bound keeps a pass of `clients` from waiting (FairQueue#full), or null: a `take` now would not wait, or finds room. */
+  full(clients: TaskClients): "queue" | "client" | null {
+    return this.held < this.limit ? null : this.queue.full(clients);
+  }
+
+  /** The waiters' passes, each with its clients, in the order they take a slot (FairQueue#inTurn). */
+  line(): { pass: PassProgress; clients: TaskClients }[] {
+    return this.queue.inTurn().map((waiting) => ({ pass: this.holders.get(waiting)!, clients: waiting.clients }));
+  }
+
+  /** How many take a slot before `holder` does — those holding one and the waiters ahead of it —, or undefined when it waits for none. */
+  placeOf(holder: PassProgress): number | undefined {
+    const at = this.line().findIndex((w) => w.pass === holder);
+    return at < 0 ? undefined : this.held + at;
   }
 
   /**
-   * How many take a slot before `holder` does — those holding one and the waiters ahead of it —,
-   * or undefined when it waits for none (it holds one, or never asked).
+   * Resolves with the release function once a slot is free. `holder`: what waits, for placeOf;
+   * `clients`, whose queues it waits in. The caller checks for room first (full).
    */
-  placeOf(holder: object): number | undefined {
-    const line = this.waiting.findIndex((w) => w.holder === holder);
-    return line < 0 ? undefined : this.held + line;
-  }
-
-  /**
-   * Resolves with the release function once a slot is free. `holder`: what waits, for placeOf.
-   * @throws PoolBusyError when `maxWaiting` wait already.
-   */
-  async take(signal: AbortSignal, holder: object): Promise<() => void> {
+  async take(signal: AbortSignal, holder: PassProgress, clients: TaskClients): Promise<() => void> {
     signal.throwIfAborted();
-    this.checkRoom();
     if (this.held >= this.limit) {
       await new Promise<void>((resolve, reject) => {
-        const turn = () => {
+        const waiting = this.queue.add(clients, () => {
+          this.holders.delete(waiting);
           signal.removeEventListener("abort", leave);
           resolve();
-        };
-        const waiter = { turn, holder };
+        });
         const leave = () => {
-          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          this.queue.remove(waiting);
+          this.holders.delete(waiting);
           reject(signal.reason);
         };
-        this.waiting.push(waiter);
+        this.holders.set(waiting, holder);
         signal.addEventListener("abort", leave, { once: true });
       });
     } else {
@@ -533,9 +576,7 @@ class Slots {
     return () => {
       if (released) return;
       released = true;
-      const next = this.waiting.shift();
-      if (next) next.turn(); // the slot passes on, still held
-      else this.held--;
+      if (!this.queue.startNext()) this.held--; // else the slot passes on, still held
     };
   }
 }
@@ -591,7 +632,7 @@ export class TileService {
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
-    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), options.maxStatsQueue ?? 4 * this.pool.threads);
+    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), options.maxStatsQueue ?? 4 * this.pool.threads, options.maxClientStatsQueue ?? this.pool.threads);
     this.maxTileSamples = options.maxTileSamples ?? MAX_TILE_SAMPLES;
     this.maxPassSamples = options.maxPassSamples ?? MAX_PASS_SAMPLES;
   }
@@ -734,7 +775,31 @@ export class TileService {
     const now = performance.now();
     const ahead = progress && this.statsSlots.placeOf(progress);
     if (ahead === undefined) return statsPending(progress, now);
-    return statsQueued(ahead, this.passes.values(), now);
+    const line = this.statsSlots.line().map((w) => w.pass);
+    const waitS = this.expectedStarts(line, now)[line.indexOf(progress!)];
+    return statsQueued(ahead, waitS, this.passes.values(), now);
+  }
+
+  /** When each pass of `line`, waiting for a pass slot in its order, should start (expectedStarts), among this instance's running passes. */
+  private expectedStarts(line: readonly PassProgress[], now: number): number[] {
+    const running = [...this.passes.values()].filter((pass) => pass.startedAt !== null);
+    return expectedStarts(line, running, this.statsSlots.limit, now);
+  }
+
+  /**
+   * Refuses a pass of `clients` that would have to wait for a pass slot when the room is full or
+   * its clients' share of it is (PoolBusyError, before anything is written to the database for it),
+   * with when to ask again: when the first pass waiting starts, or the first of its clients' — one
+   * asked to retry in 1 s met the same refusal for minutes.
+   */
+  private checkPassRoom(clients: TaskClients): void {
+    const full = this.statsSlots.full(clients);
+    if (full === null) return;
+    const line = this.statsSlots.line();
+    const starts = this.expectedStarts(line.map((w) => w.pass), performance.now());
+    if (full === "queue") throw new PoolBusyError(`${line.length} statistics passes are waiting for a thread already`, retryAfterSeconds(starts[0]));
+    const first = line.findIndex((w) => w.clients.all.some((client) => clients.all.includes(client)));
+    throw new PoolBusyError(`you have ${this.statsSlots.maxPerClient} statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place)`, retryAfterSeconds(starts[first]));
   }
 
   /** Marks `stats`, served from memory, used in the store once STATS_TOUCH_MS have passed since its last mark. */
@@ -838,7 +903,8 @@ export class TileService {
   private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress, overview: boolean): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
-      const release = await this.statsSlots.take(closing, progress);
+      this.checkPassRoom(clients);
+      const release = await this.statsSlots.take(closing, progress, clients);
       try {
         this.computed++;
         progress.startedAt = performance.now();
@@ -859,7 +925,7 @@ export class TileService {
       if (stored && (!overview || stored.stats.overview)) return stored;
       // A pass the queue would refuse is refused before its claim: no claim, chunks or release
       // written to the database for it when the server is busiest.
-      this.statsSlots.checkRoom();
+      this.checkPassRoom(clients);
       if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs, overview)) return this.computeClaimed(store, recording, identity, compute);
       // Another instance is computing them: wait for its result, or — when it fails (and
       // releases its claim) or dies (and stops renewing its lease) — take over.

@@ -20,7 +20,7 @@ import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parsePara
 import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { bandOptionsSchema, MAX_ZOOM, tileOptionsSchema, TileRangeError } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
-import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type Requester, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { GEOMETRY_HEADERS, retryHint, StatsPendingError, type ImagePlan, type Requester, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { requesterOf } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
@@ -209,7 +209,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits; deadlineMs:
     // by a fresh one (tiles/worker.ts compute): this request, asked again, runs on a fresh core.
     if (err instanceof CoreMemoryError && err.memoryFull) return sendError(reply.header("Retry-After", "1"), 503, CORE_FULL);
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
-    if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
+    if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", String(err.retryAfterS ?? 1)), 503, `${err.message}; ${err.retryAfterS === undefined ? "retry shortly" : retryHint(err.retryAfterS)}`);
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", String(err.retryAfterS)), 503, err.message);
