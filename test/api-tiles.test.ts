@@ -1002,6 +1002,21 @@ describe("one-shot image and health", () => {
     expect([band.statusCode, band.headers["x-shape"]]).toEqual([200, "17,1601"]);
   });
 
+  it("refuse an image whose frames would transform more than a tile may (2^32 samples) with 400 naming hop_size, before any work, as a tile over it is refused naming z", async () => {
+    // 2 s windows (88,200 samples) hopping one sample, no pass (dB, no PCEN or normalization): the
+    // 52,920 frames centred in [0, 1.2) s are within the image's frame and pixel limits (one row),
+    // but 4.67·10^9 samples — one such image ran on a worker until the request's 60 s limit.
+    const computed = tiles.computed;
+    const res = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1.2&window_size=2&hop_size=0.00001&pcen=false&normalize=false&height=1&format=f32` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().fields).toEqual([{ field: "hop_size", message: `the image would transform ${(52_920 * 88_200).toExponential(2)} samples (52920 frames of 88200); the limit is 4.29e+9: ask for a longer hop_size, a shorter window_size or a shorter interval, or use tiles` }]);
+    expect(tiles.computed).toBe(computed);
+    // Within it (48,000 frames: 4.23·10^9 samples), the image is planned as before (not computed here).
+    const params = parseParams({ window_size: 2, hop_size: 0.00001, pcen: false, normalize: false });
+    const within = await tiles.planPiece(recording(), params, 0, 48_000 / 44_100, { height: 1 }, "f32", { frames: 65_536, pixels: 65_536 });
+    expect(within.layout.columns).toBe(48_000);
+  });
+
   it("crops and merges rows by fmin, fmax and height as a tile does: the rows of the whole image, merged by their maximum", async () => {
     // 441-point FFTs, 221 bins 100 Hz apart: 128 frames of them are within the pixel limit (55200).
     const hop = Number((await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&format=f32&window_size=0.01` })).headers["x-hop-seconds"]);

@@ -125,10 +125,20 @@ export const MAX_TILE_SAMPLES = 2 ** 32;
 function tileSource(pass: Pass, z: number, width: number, tileLimit: number, passLimit: number): "samples" | "overview" {
   const { g, frames } = pass;
   if (2 ** z >= OVERVIEW_FACTOR && keepsOverview(pass, tileLimit) && frames * g.nperseg <= passLimit) return "overview";
-  const covered = Math.min(frames, width * 2 ** z);
-  const transformed = covered * g.nperseg;
-  if (transformed <= tileLimit) return "samples";
-  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${tileLimit.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
+  checkImageWork(Math.min(frames, width * 2 ** z), g, tileLimit, "z", `a tile at zoom ${z}`, "ask for a lower zoom, a narrower width, or a longer hop_size");
+  return "samples";
+}
+
+/**
+ * Refuses (LimitError naming `field`) an image computed from its samples — a tile, a one-shot
+ * image — whose `frames` frames would transform more than `limit` samples, frames × FFT length
+ * (MAX_TILE_SAMPLES), before any work: one over it held a worker until the request's time limit.
+ * `image` names it in the message, `advice` says what brings it under.
+ */
+function checkImageWork(frames: number, g: FrameGeometry, limit: number, field: string, image: string, advice: string): void {
+  const transformed = frames * g.nperseg;
+  if (transformed <= limit) return;
+  throw new LimitError(field, `${image} would transform ${transformed.toExponential(2)} samples (${frames} frames of ${g.nperseg}); the limit is ${limit.toExponential(2)}: ${advice}`);
 }
 
 /**
@@ -1003,13 +1013,15 @@ export class TileService {
    * The piece [start, end) seconds of SPEC §3 (the one-shot image route), its rows a tile's
    * (`options`: fmin, fmax, height), planned as `planTile` plans a tile — and computed as a tile of
    * one frame a column is; refused (TileRangeError) when it would hold more than `limits.frames`
-   * frames or `limits.pixels` values (columns × rows, after the crop: fewer rows bring it under).
+   * frames or `limits.pixels` values (columns × rows, after the crop: fewer rows bring it under),
+   * or transform more samples than a tile may (checkImageWork naming hop_size, as a tile names z).
    */
   async planPiece(recording: TileRecording, params: Params, start: number, end: number, options: BandOptions, format: TileFormat, limits: PieceLimits, requester?: Requester): Promise<ImagePlan> {
     const place = (frames: number, g: FrameGeometry): TileLayout => {
       const [f0, f1] = framesOfInterval(start, end, frames, g, pastEndHint(recording));
       const count = f1 - f0;
       if (count > limits.frames) throw new LimitError("end_time", `the interval holds ${count} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
+      checkImageWork(count, g, this.maxTileSamples, "hop_size", "the image", "ask for a longer hop_size, a shorter window_size or a shorter interval, or use tiles");
       const layout = pieceLayout(f0, f1, g, options);
       const pixels = count * layout.rows;
       if (pixels > limits.pixels) {
