@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
 import { VERSION } from "../src/engine/version.js";
 import { createClip } from "../src/store/clips.js";
+import { createDataset } from "../src/store/datasets.js";
 import { setState } from "../src/store/common.js";
 import { openDatabase } from "../src/store/db.js";
 import { ensureAdmin } from "../src/store/users.js";
@@ -100,6 +101,26 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(refused).toMatchObject({ code: 2, stdout: "" });
     expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): the clip lasts 0.001 s, `
       + "less than the 0.1 s between frames (window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz) — give a window_size (--window-size) ≤ 0.001 s or a hop_size (--hop-size) ≤ 0.01 to put a frame in it (1 of 1 target)\n");
+  }, 60_000);
+
+  it("submit: items over the work limit exit 2 naming --hop-size, in the text too, how many targets and the worst, and submit nothing", async () => {
+    // A row only (the limit reads the stored rate and frames), in a dataset of its own: 10 h at 384 kHz, a half-second window hopping one sample.
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    let recording: string;
+    try {
+      const { id: nights } = await createDataset(database.sql, { name: "nights", audio_dir: "/nonexistent/nights", created_by: null });
+      [{ id: recording }] = await database.sql`
+        INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+        VALUES (${nights}, 'night.wav', md5('night.wav'), 1000, 384000, 1, 13824000000, 1) RETURNING id`;
+    } finally {
+      await database.close();
+    }
+    const jobs = JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total;
+    const refused = await onData(["jobs", "submit", "--recordings", recording, "--window-size", "0.5", "--hop-size", "0.000002"]);
+    expect(refused).toMatchObject({ code: 2, stdout: "" });
+    expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): 1 of 1 target would each transform more samples than a job's item may; the most, recording night.wav, would transform ${(13_824_000_001 * 192_000).toExponential(2)} samples `
+      + "(1-sample hops of 192000); the limit is 6.87e+10: use a longer hop_size (--hop-size) or a shorter window_size (--window-size)\n");
+    expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(jobs);
   }, 60_000);
 
   it("submit --band: clip makes a job of data.band \"clip\", LOW:HIGH a fixed band (a side left empty open); one no target can take exits 2 naming --band", async () => {

@@ -298,6 +298,36 @@ describe("POST /v1/jobs extract_features", () => {
     expect([shortOfIt.statusCode, shortOfIt.json().fields?.[0].message]).toEqual([400, expect.stringMatching(/^no frame is centred in \[0\.014, 0\.024\) s of clip /)]);
   });
 
+  it("refuses a job any of whose items would transform more than 2^36 samples (frames × FFT length, as the tiles' pass), naming data.params.hop_size, how many targets and the worst; accepts one within it", async () => {
+    // Rows only, as above: 2.521 s at 500 kHz (the XC821988 fixture's length) and 10 h at 384 kHz.
+    // A half-second window hopping one sample (noverlap = int((0.5 − 1e-6)·fs)) frames every sample:
+    // 1,260,501 frames of 250,000 samples, 3.15·10^11, 24 minutes of a core — such a job was accepted.
+    const dataset = await createDataset(t.db.sql, { name: "work", audio_dir: "/nonexistent/work", created_by: null });
+    const [short, night] = await Promise.all(([["short.wav", 500_000, 1_260_500], ["night.wav", 384_000, 13_824_000_000]] as const).map(async ([path, rate, frames]) => (await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+      VALUES (${dataset.id}, ${path}, md5(${path}), 1000, ${rate}, 1, ${frames}, 1) RETURNING id`)[0].id as string));
+    const tenth = await createClip(t.db.sql, { recording_id: short, start_time: 0, end_time: 0.1, created_by: null });
+    const second = await createClip(t.db.sql, { recording_id: short, start_time: 1, end_time: 2, created_by: null });
+    const submit = (targets: object, params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets, features: ["rms_dbfs"], params } } });
+    const hopping = { window_size: 0.5, hop_size: 0.000002 };
+    const refusals: [object, string][] = [
+      [{ recording_ids: [short] }, "1 of 1 target would each transform more samples than a job's item may; the most, recording short.wav, would transform 3.15e+11 samples (1-sample hops of 250000); the limit is 6.87e+10: use a longer hop_size or a shorter window_size"],
+      [{ dataset_id: dataset.id }, `2 of 2 targets would each transform more samples than a job's item may; the most, recording night.wav, would transform ${(13_824_000_001 * 192_000).toExponential(2)} samples (1-sample hops of 192000); the limit is 6.87e+10: use a longer hop_size or a shorter window_size`],
+      // A clip's item transforms its own frames: 500,000 of them in [1, 2) s, 1.25·10^11; 50,000 in [0, 0.1) s are within it.
+      [{ clip_ids: [tenth.id, second.id] }, `1 of 2 targets would each transform more samples than a job's item may; the most, clip ${second.id} (recording short.wav), would transform 1.25e+11 samples (1-sample hops of 250000); the limit is 6.87e+10: use a longer hop_size or a shorter window_size`],
+    ];
+    for (const [targets, message] of refusals) {
+      const res = await submit(targets, hopping);
+      expect([res.statusCode, res.json().fields], JSON.stringify(targets)).toEqual([400, [{ field: "data.params.hop_size", message }]]);
+    }
+    // Within it: the clip of a tenth of a second, and 10 h at 384 kHz with the defaults (2.8·10^10). Aborted: no file is there.
+    for (const [targets, params] of [[{ clip_ids: [tenth.id] }, hopping], [{ recording_ids: [night] }, {}]] as const) {
+      const accepted = await submit(targets, params);
+      expect(accepted.statusCode, accepted.body).toBe(201);
+      expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    }
+  });
+
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {
     const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: fx.clipIds }, features: ["rms_dbfs", "log_mel"] } } });
     expect(created.statusCode, created.body).toBe(201);

@@ -15,6 +15,7 @@ import { conditionedLength } from "../engine/condition.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
+import { MAX_PASS_SAMPLES, passOverLimit } from "../tiles/limits.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, clipBetweenFrames, targetFrames, type FeatureName } from "../features/features.js";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
@@ -332,7 +333,9 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
  * recording's problem, not the job's: its item fails, naming it. A recording that holds no sample
  * (its stored frames 0) fails whatever the parameters, named under the job's targets. Clips in which no frame is
  * centred (clipsWithoutFrames) count as failing too: a job of such clips only is refused, naming
- * `data.params.hop_size` — or `data.band` for clips of band "clip" whose own band holds no bin. `nameParam`: how the refusals' text names a parameter (see ParamNamer).
+ * `data.params.hop_size` — or `data.band` for clips of band "clip" whose own band holds no bin. A job
+ * some of whose targets can take them is then refused when any item would be over the work limit
+ * (checkTargetWork). `nameParam`: how the refusals' text names a parameter (see ParamNamer).
  */
 async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[], nameParam: ParamNamer): Promise<void> {
   const params = parseParams(data.params ?? {});
@@ -353,9 +356,10 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
   }
-  const frameless = await clipsWithoutFrames(db, params, data.band, targets, nameParam);
+  const framed = await framedTargets(db, params, data.band, targets);
+  const frameless = clipsWithoutFrames(framed, params, nameParam);
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
-  if (failing < targets.length) return;
+  if (failing < targets.length) return checkTargetWork(framed.framed, targets.length, nameParam);
   const share = `${failing} of ${plural(targets.length, "target")}`;
   if (!refused.length) throw invalid(frameless[0].field, `${frameless[0].message} (${share})`);
   const { kind, issues } = refused[0];
@@ -364,41 +368,81 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
 }
 
 /**
- * The clip targets in which no frame is centred with these parameters (their items would fail
- * with "no frame is centred in …"), each said as one sentence under `data.params.hop_size`: known
- * at submission from the clip's bounds and its recording's stored rate — and, with `band` CLIP_BAND,
- * those whose own band holds no FFT bin, under `data.band`. Its frames are those its item computes (targetFrames,
- * from the recording's stored frames): a clip ending on its recording's end has the frame centred there; a clip
- * lies within its recording, so otherwise only the frames' spacing counts; a clip of a recording whose rate or time expansion these
- * parameters (or a fixed band) cannot take is left out (checkParamsForTargets counts it already). The sentence
- * (clipBetweenFrames: the clip's length, the spacing, the window_size or hop_size that puts a frame
- * in it) names window_size and hop_size by `nameParam`.
+ * A target with the frames [f0, f1) its item computes (targetFrames) and their geometry, from its
+ * bounds and its recording's stored rate and frames — known at submission.
  */
-async function clipsWithoutFrames(db: Queryable, params: Params, band: ExtractFeaturesData["band"], targets: ItemTarget[], nameParam: ParamNamer): Promise<{ field: string; message: string }[]> {
-  const clips = targets.filter((t) => t.kind === "clip");
-  if (!clips.length) return [];
-  const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number; frames: number }[]>`
-    SELECT id, file_samplerate, channels, frames::float8 AS frames FROM recordings WHERE id = ANY(${[...new Set(clips.map((t) => t.recording_id))]}::uuid[])`)
+interface FramedTarget { target: ItemTarget; g: FrameGeometry; frames: [number, number] }
+
+/** The targets of a job framed, and the clips whose own band holds no bin (framedTargets). */
+interface Framing { framed: FramedTarget[]; bandless: { field: string; message: string }[] }
+
+/**
+ * Every target framed (FramedTarget), one query for their recordings whatever their number, and
+ * the clips of `band` CLIP_BAND whose own band holds no FFT bin, each said as one sentence under
+ * `data.band`. A target whose recording holds no sample, or whose rate or time expansion these
+ * parameters (or a fixed band) cannot take, is left out: checkParamsForTargets counts it already.
+ */
+async function framedTargets(db: Queryable, params: Params, band: ExtractFeaturesData["band"], targets: ItemTarget[]): Promise<Framing> {
+  const recordings = new Map((await db<{ id: string; file_samplerate: number; channels: number; frames: number }[]>`
+    SELECT id, file_samplerate, channels, frames::float8 AS frames FROM recordings WHERE id = ANY(${[...new Set(targets.map((t) => t.recording_id))]}::uuid[])`)
     .map((r) => [r.id, r]));
-  const frameless: { field: string; message: string }[] = [];
-  for (const clip of clips) {
-    const recording = rates.get(clip.recording_id)!;
-    if (timeExpansionProblem(recording.file_samplerate, clip.time_expansion)) continue;
-    const samplerate = realSamplerate(recording.file_samplerate, clip.time_expansion);
+  const framed: FramedTarget[] = [];
+  const bandless: { field: string; message: string }[] = [];
+  for (const target of targets) {
+    const recording = recordings.get(target.recording_id)!;
+    if (recording.frames === 0 || timeExpansionProblem(recording.file_samplerate, target.time_expansion)) continue;
+    const samplerate = realSamplerate(recording.file_samplerate, target.time_expansion);
     let g: FrameGeometry;
     try {
-      ({ g } = checkFeatureParams(params, { samplerate, channels: recording.channels }, targetBand(band, clip)));
+      ({ g } = checkFeatureParams(params, { samplerate, channels: recording.channels }, targetBand(band, target)));
     } catch (err) {
       // The recording's whole spectrum passed checkParamsForTargets: a refused band is the clip's own.
-      if (band === CLIP_BAND && err instanceof TargetError) frameless.push({ field: "data.band", message: `clip ${clip.id} (recording ${clip.recording_path}): ${err.message}` });
+      if (band === CLIP_BAND && err instanceof TargetError) bandless.push({ field: "data.band", message: `clip ${target.id} (recording ${target.recording_path}): ${err.message}` });
       continue;
     }
-    const [start, end] = [clip.start!, clip.end!];
-    const [f0, f1] = targetFrames(start, end, { duration: recording.frames / samplerate, length: conditionedLength(params, samplerate, recording.frames) }, g);
-    if (f1 > f0) continue;
-    frameless.push({ field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): ${clipBetweenFrames(start, end, g, params, nameParam)}` });
+    const duration = recording.frames / samplerate;
+    const frames = targetFrames(target.start ?? 0, target.end ?? duration, { duration, length: conditionedLength(params, samplerate, recording.frames) }, g);
+    framed.push({ target, g, frames });
   }
-  return frameless;
+  return { framed, bandless };
+}
+
+/**
+ * The clip targets in which no frame is centred with these parameters (their items would fail
+ * with "no frame is centred in …"), each said as one sentence under `data.params.hop_size` — after
+ * those of `bandless` (framedTargets). A clip ending on its recording's end has the frame centred
+ * there; a clip lies within its recording, so otherwise only the frames' spacing counts. The
+ * sentence (clipBetweenFrames: the clip's length, the spacing, the window_size or hop_size that
+ * puts a frame in it) names window_size and hop_size by `nameParam`.
+ */
+function clipsWithoutFrames({ framed, bandless }: Framing, params: Params, nameParam: ParamNamer): { field: string; message: string }[] {
+  const frameless = framed.filter(({ target, frames: [f0, f1] }) => target.kind === "clip" && f1 <= f0).map(({ target, g }) => {
+    const [start, end] = [target.start!, target.end!];
+    return { field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${target.id} (recording ${target.recording_path}): ${clipBetweenFrames(start, end, g, params, nameParam)}` };
+  });
+  return [...bandless, ...frameless];
+}
+
+/**
+ * Refuses (InvalidError naming `data.params.hop_size`) a job any of whose items would transform
+ * more than MAX_PASS_SAMPLES (passOverLimit: its frames × FFT length), before it is queued: the
+ * limit of the tiles' pass over a recording, and the workers' tasks have no time limit — an item
+ * of a 10-hour 384 kHz recording with a 2^20-point FFT hopping one sample would run for years. Says
+ * how many targets are over it and the one over it most; names window_size and hop_size by `nameParam`.
+ */
+function checkTargetWork(framed: readonly FramedTarget[], total: number, nameParam: ParamNamer): void {
+  let over = 0;
+  let worst: { target: ItemTarget; said: string; transformed: number } | undefined;
+  for (const { target, g, frames: [f0, f1] } of framed) {
+    const pass = passOverLimit(f1 - f0, g, MAX_PASS_SAMPLES);
+    if (!pass) continue;
+    over++;
+    if (!worst || pass.transformed > worst.transformed) worst = { target, ...pass };
+  }
+  if (!worst) return;
+  const { target } = worst;
+  const which = target.kind === "clip" ? `clip ${target.id} (recording ${target.recording_path})` : `recording ${target.recording_path}`;
+  throw invalid("data.params.hop_size", `${over} of ${plural(total, "target")} would each transform more samples than a job's item may; the most, ${which}, ${worst.said}: use a longer ${nameParam("hop_size")} or a shorter ${nameParam("window_size")}`);
 }
 
 /**

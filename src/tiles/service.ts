@@ -22,6 +22,7 @@ import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { binsPerRow, framesOfInterval, pieceLayout, rowsFrequencyRange, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
 import { FairQueue, TaskClients, type Waiting } from "./fair-queue.js";
+import { MAX_PASS_SAMPLES, passOverLimit } from "./limits.js";
 import { POOL_CLIENT, POOL_OPTIONS, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
@@ -58,15 +59,6 @@ export interface TileRecording {
   name?: string;
 }
 
-/**
- * Most samples one stats pass may transform, frames × FFT length (SPEC §10 limits): 2^36, a
- * few minutes of one core. A 10-hour 384 kHz recording at Whombat's defaults needs 2.8·10^10 (4×
- * overlap 5.5·10^10); a hop of one sample over an hour at 48 kHz needed 1.8·10^11 and held a
- * worker for up to the pass's hour-long limit whether or not anyone still waited for it.
- * TileServiceOptions.maxPassSamples' default.
- */
-export const MAX_PASS_SAMPLES = 2 ** 36;
-
 /** What the frames of a recording's spectrograms depend on: its stored rate, time expansion and length. */
 export type RecordingFrames = Pick<TileRecording, "samplerate" | "timeExpansion" | "frames">;
 
@@ -92,9 +84,8 @@ function passGeometry(params: Params, recording: RecordingFrames): Pass {
  * every tile of it waits for — would transform more than `limit` (MAX_PASS_SAMPLES), before any work.
  */
 function checkPassWork({ g, frames }: Pass, limit: number): void {
-  const transformed = frames * g.nperseg;
-  if (transformed <= limit) return;
-  throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${limit.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
+  const over = passOverLimit(frames, g, limit);
+  if (over) throw new ParamsError([{ field: "hop_size", message: `a pass over this recording ${over.said}: use a longer hop_size or a shorter window_size` }]);
 }
 
 /**
