@@ -131,6 +131,11 @@ describe("malformed files are rejected with a message naming the problem", () =>
       v.setUint32(40, 0xffffffff, true);
     }), /no ds64 chunk/],
     ["Wave64 chunk size smaller than its header", patched(fixture("w64_pcm_16.w64"), (v) => v.setUint32(40 + 16, 3, true)), /declares size 3, less than its own header/],
+    // 64-bit sizes printed exactly: 2^62 read as "4611686018427388000" (a double's shortest form), 2^62 + 1 as 2^62.
+    ["RF64 ds64 data size 2^62", patched(fixture("rf64_pcm_16.rf64"), (v) => v.setBigUint64(28, 2n ** 62n, true)), /^<buffer>: rf64: 'data' chunk at byte 96 declares 4611686018427387904 bytes but only 32000 remain in the file \(truncated or corrupt\)$/],
+    ["Wave64 data chunk size 2^62 + 1 (with its 24-byte header)", patched(fixture("w64_pcm_16.w64"), (v) => v.setBigUint64(96, 2n ** 62n + 25n, true)), /^<buffer>: w64: 'data' chunk at byte 80 declares 4611686018427387905 bytes but only 32000 remain in the file \(truncated or corrupt\)$/],
+    ["RF64 ds64 RIFF size 2^62 + 1, cut before its data", patched(fixture("rf64_pcm_16.rf64"), (v) => v.setBigUint64(20, 2n ** 62n - 7n, true)).subarray(0, 100), /^<buffer>: rf64: the ds64 chunk declares 4611686018427387905 bytes but only 100 are in the file \(truncated or corrupt\): no data chunk in what remains$/],
+    ["Wave64 header size 2^62 + 1, cut before its data", patched(fixture("w64_pcm_16.w64"), (v) => v.setBigUint64(16, 2n ** 62n + 1n, true)).subarray(0, 100), /^<buffer>: w64: the Wave64 header declares 4611686018427387905 bytes but only 100 are in the file \(truncated or corrupt\): no data chunk in what remains$/],
     ["AIFF truncated", fixture("aiff_pcm_16.aiff").subarray(0, 1000), /'SSND' chunk .* declares/],
     ["AIFF sample rate +infinity", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate Infinity$/],
     ["AIFF sample rate NaN", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate NaN$/],

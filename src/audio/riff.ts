@@ -38,10 +38,12 @@ function fourcc(b: Uint8Array, at: number): string {
   return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
 }
 
-function u64(view: DataView, at: number, le: boolean): number {
-  const lo = view.getUint32(at + (le ? 0 : 4), le);
-  const hi = view.getUint32(at + (le ? 4 : 0), le);
-  return hi * 2 ** 32 + lo; // exact below 2^53 bytes (8 PiB); larger fails the file-size checks
+/**
+ * A 64-bit size, exactly: past 2^53 bytes (8 PiB) it fails the file-size checks, whose messages
+ * say it as the header does — a double said 2^62 as 4611686018427388000, and 2^62 + 1 as 2^62.
+ */
+function u64(view: DataView, at: number, le: boolean): bigint {
+  return view.getBigUint64(at, le);
 }
 
 export type RiffKind = "wav" | "rifx" | "rf64" | "w64";
@@ -156,9 +158,12 @@ interface Chunk {
   id: string;
   /** Offset of the chunk body. */
   body: number;
-  /** Body size in bytes as declared. */
+  /** Body size in bytes as declared (within the file: parseRiff refuses a chunk past its end before it makes one). */
   size: number;
 }
+
+/** An RF64 `ds64` chunk's 64-bit sizes (u64), exact: the RIFF size (which counts all but the first 8 bytes) and the data chunk's. */
+interface Ds64 { riffSize: bigint; dataSize: bigint }
 
 /** Parses a WAV/RIFX/RF64/W64 header into a layout; only chunk headers and small metadata chunks are read. */
 export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout> {
@@ -172,7 +177,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
 
   let fmt: WaveFormat | null = null;
   let data: Chunk | null = null;
-  let ds64: { riffSize: number; dataSize: number } | null = null;
+  let ds64: Ds64 | null = null;
   const metadata: Record<string, unknown> = {};
 
   let at = first;
@@ -180,28 +185,33 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     if (n >= MAX_CHUNKS) throw new AudioFormatError(`${container}: more than ${MAX_CHUNKS} chunks`);
     const h = await src.read(at, headerBytes);
     const hv = new DataView(h.buffer, h.byteOffset, h.byteLength);
-    let chunk: Chunk;
+    let id: string, body: number;
+    /** The body's size as declared, exact (u64) until it is checked against the file. */
+    let declared: bigint;
     if (w64) {
       const known = W64_TAIL.every((b, i) => h[4 + i] === b) || W64_RIFF_TAIL.every((b, i) => h[4 + i] === b);
       const total = u64(hv, 16, true); // Wave64 sizes include the 24-byte header
-      if (total < 24) {
+      if (total < 24n) {
         if (data) break; // trailing garbage after the audio
         throw new AudioFormatError(`w64: chunk at byte ${at} declares size ${total}, less than its own header`);
       }
-      chunk = { id: known ? fourcc(h, 0).trim() : "?", body: at + 24, size: total - 24 };
+      [id, body, declared] = [known ? fourcc(h, 0).trim() : "?", at + 24, total - 24n];
     } else {
-      chunk = { id: fourcc(h, 0), body: at + 8, size: hv.getUint32(4, le) };
+      [id, body] = [fourcc(h, 0), at + 8];
+      const field = hv.getUint32(4, le);
+      if (kind === "rf64" && id === "data") declared = await rf64DataSize(src, body, field, ds64);
+      else declared = BigInt((kind === "wav" || kind === "rifx") && id === "data" && !data ? await wavDataSize(src, body, field, le) : field);
     }
-    if (kind === "rf64" && chunk.id === "data") chunk.size = await rf64DataSize(src, chunk, ds64);
-    if ((kind === "wav" || kind === "rifx") && chunk.id === "data" && !data) chunk.size = await wavDataSize(src, chunk, le);
-    const remaining = src.size - chunk.body;
-    if (chunk.size > remaining) {
-      if (chunk.id === "data" || !data)
+    const remaining = src.size - body;
+    if (declared > BigInt(remaining)) {
+      if (id === "data" || !data)
         throw new AudioFormatError(
-          `${container}: '${chunk.id}' chunk at byte ${at} declares ${chunk.size} bytes but only ${Math.max(0, remaining)} remain in the file (truncated or corrupt)`,
+          `${container}: '${id}' chunk at byte ${at} declares ${declared} bytes but only ${Math.max(0, remaining)} remain in the file (truncated or corrupt)`,
         );
       break; // a damaged chunk after the audio: keep the audio, ignore the rest
     }
+    // Within the file: a size a double holds exactly.
+    const chunk: Chunk = { id, body, size: Number(declared) };
 
     switch (chunk.id) {
       case "ds64": {
@@ -234,7 +244,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
   if (!fmt || !data) {
     // A file cut short before its chunks (a copy or download stopped) says so by its header's size.
     const declared = await declaredFileSize(src, kind, ds64);
-    if (declared && declared.size > src.size) {
+    if (declared && declared.size > BigInt(src.size)) {
       throw new AudioFormatError(`${container}: ${declared.header} declares ${declared.size} bytes but only ${src.size} are in the file (truncated or corrupt): no ${fmt ? "data" : "fmt"} chunk in what remains`);
     }
   }
@@ -260,47 +270,47 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
  * counts the 8 bytes before it too; RF64's in its ds64 chunk (the 32-bit field holds 0xFFFFFFFF),
  * null when no ds64 was read; Wave64's 64-bit size, which counts its whole 40-byte header.
  */
-async function declaredFileSize(src: ByteSource, kind: RiffKind, ds64: { riffSize: number } | null): Promise<{ header: string; size: number } | null> {
-  if (kind === "rf64") return ds64 ? { header: "the ds64 chunk", size: ds64.riffSize + 8 } : null;
+async function declaredFileSize(src: ByteSource, kind: RiffKind, ds64: Ds64 | null): Promise<{ header: string; size: bigint } | null> {
+  if (kind === "rf64") return ds64 ? { header: "the ds64 chunk", size: ds64.riffSize + 8n } : null;
   const h = await src.read(0, kind === "w64" ? 24 : 8);
   const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
   if (kind === "w64") return { header: "the Wave64 header", size: u64(v, 16, true) };
-  return { header: `the ${kind === "rifx" ? "RIFX" : "RIFF"} header`, size: v.getUint32(4, kind === "wav") + 8 };
+  return { header: `the ${kind === "rifx" ? "RIFX" : "RIFF"} header`, size: BigInt(v.getUint32(4, kind === "wav") + 8) };
 }
 
 /**
- * The size of an RF64 data chunk. RF64 puts 0xFFFFFFFF in the 32-bit field and the real size in
+ * The size of an RF64 data chunk at byte `body` whose 32-bit size `field` says so. RF64 puts 0xFFFFFFFF in the 32-bit field and the real size in
  * ds64, whose size counts whatever the field says, as in libsndfile (a writer that streams may
  * leave the field 0). A size stated nowhere — ds64's 0 and the field 0 or 0xFFFFFFFF, or no ds64
  * and the field 0, as a writer leaves a recording it never finalised — is the rest of the file
  * up to the chunks after the audio that `audioEndBeforeTail` recognises: libsndfile reads such a
  * file as 0 frames, a recording full of audio as empty.
  */
-async function rf64DataSize(src: ByteSource, chunk: Chunk, ds64: { dataSize: number } | null): Promise<number> {
-  if (ds64 && ds64.dataSize > 0) return ds64.dataSize;
-  if (chunk.size === 0xffffffff && !ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
-  if (chunk.size === 0 || chunk.size === 0xffffffff) return (await audioEndBeforeTail(src, chunk.body, true)) - chunk.body;
-  return chunk.size;
+async function rf64DataSize(src: ByteSource, body: number, field: number, ds64: Ds64 | null): Promise<bigint> {
+  if (ds64 && ds64.dataSize > 0n) return ds64.dataSize;
+  if (field === 0xffffffff && !ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
+  if (field === 0 || field === 0xffffffff) return BigInt((await audioEndBeforeTail(src, body, true)) - body);
+  return BigInt(field);
 }
 
 /**
- * The size of a WAV data chunk, where its 32-bit field may be unset. A writer that streams (to a
+ * The size of a WAV data chunk at byte `body`, where its 32-bit size `field` may be unset. A writer that streams (to a
  * pipe: ffmpeg, sox) puts 0xFFFFFFFF there, which libsndfile reads as the rest of the file; a
  * recorder stopped before it finalised its file (power lost, card pulled) leaves 0 with the audio
  * after it, which libsndfile reads as 0 frames — a recording full of audio shown as empty. Both
  * are the rest of the file here up to the chunks after the audio that `audioEndBeforeTail`
  * recognises, unless a chunk header follows the 0: then the data chunk is empty.
  */
-async function wavDataSize(src: ByteSource, chunk: Chunk, le: boolean): Promise<number> {
-  const rest = src.size - chunk.body;
-  if (chunk.size === 0 && rest >= 8) {
-    const next = await src.read(chunk.body, 8);
+async function wavDataSize(src: ByteSource, body: number, field: number, le: boolean): Promise<number> {
+  const rest = src.size - body;
+  if (field === 0 && rest >= 8) {
+    const next = await src.read(body, 8);
     const fourccLike = next.subarray(0, 4).every((c) => c >= 0x20 && c <= 0x7e);
     const size = new DataView(next.buffer, next.byteOffset, 8).getUint32(4, le);
     if (fourccLike && size <= rest - 8) return 0;
   }
-  if (chunk.size !== 0 && chunk.size !== 0xffffffff) return chunk.size;
-  return (await audioEndBeforeTail(src, chunk.body, le)) - chunk.body;
+  if (field !== 0 && field !== 0xffffffff) return field;
+  return (await audioEndBeforeTail(src, body, le)) - body;
 }
 
 /**
