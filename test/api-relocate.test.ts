@@ -56,12 +56,16 @@ describe("a dataset whose audio moved to another disk", () => {
     // The move: copied (new modification times), then the old disk gone.
     await cp(join(oldDisk.path, "bats"), join(newDisk.path, "audio", "bats"), { recursive: true });
     await rm(join(oldDisk.path, "bats"), { recursive: true });
-    // Until then its scan says what happened and what to do.
-    const lost = (await app.inject({ url: `/v1/datasets/${dataset.id}/scan` })).json();
-    expect(lost.fields).toEqual([{ field: "audio_dir", message: `dataset bats cannot be read: directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)` }]);
+    // Until then its scan says what happened and what to do — a 404 in the words of its recordings' routes: it was a 400
+    // naming audio_dir, a field the GET never sent. Its import too.
+    const gone = `the dataset's directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`;
+    for (const [method, url] of [["GET", `/v1/datasets/${dataset.id}/scan`], ["POST", `/v1/datasets/${dataset.id}/import`]] as const) {
+      const lost = await app.inject({ method, url, headers: auth(member) });
+      expect([lost.statusCode, lost.json().message, lost.json().fields], url).toEqual([404, `dataset bats cannot be read: ${gone}`, undefined]);
+    }
     // Its audio (and a tile: the same recordingFile) says the same: it named only the file (`file site A/a.wav does not exist in the dataset's audio_dir`).
     const tile = await app.inject({ url: `/v1/recordings/${a.id}/audio` });
-    expect([tile.statusCode, tile.json().message]).toEqual([404, `the file of recording ${a.id}: file site A/a.wav cannot be read: the dataset's directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`]);
+    expect([tile.statusCode, tile.json().message]).toEqual([404, `the file of recording ${a.id}: file site A/a.wav cannot be read: ${gone}`]);
 
     const put = (audio_dir: string, key = admin) => app.inject({ method: "PUT", url: `/v1/datasets/${dataset.id}/audio_dir`, payload: { audio_dir }, headers: auth(key) });
     expect((await put(join(newDisk.path, "audio", "bats"), member)).statusCode).toBe(403);

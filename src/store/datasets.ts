@@ -10,7 +10,7 @@ import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, conflict, invalid, translating } from "./errors.js";
-import { isInside, RefusedFileError, resolveAudioDir, resolveRecordingFile } from "./paths.js";
+import { directoryGone, DirectoryGoneError, isInside, RefusedFileError, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp, type UnreadMetadata } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { checkTimeExpansion, insertRecordings, moveRecordingPath, refreshRoute, statChange, type FileChange, type NewRecording } from "./recordings.js";
@@ -371,14 +371,17 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; sk
  * path inside an audio root (resolveAudioDir, when the dataset was made), so it must still
  * resolve to itself: a directory replaced since by a symlink (or one above it) would lead a
  * scan — and the import built on it — to files elsewhere. resolveAudioDir with the directory
- * as its only root is exactly that check; a directory since removed is refused the same way.
+ * as its only root is exactly that check; a directory since removed is DirectoryGoneError, as its
+ * recordings' files then are (a 404 in the API).
  */
 async function checkedAudioDir(dataset: Dataset): Promise<string> {
   try {
     return await resolveAudioDir([dataset.audio_dir], dataset.audio_dir);
   } catch (err) {
     if (!(err instanceof InvalidError)) throw err;
-    throw invalid("audio_dir", `dataset ${dataset.name} cannot be read: ${err.fields.map((f) => f.message).join("; ")} (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`);
+    const cannot = `dataset ${dataset.name} cannot be read`;
+    if (!(await stat(dataset.audio_dir).then(() => true, () => false))) throw new DirectoryGoneError(`${cannot}: ${directoryGone(dataset.audio_dir, dataset.id)}`);
+    throw invalid("audio_dir", `${cannot}: ${err.fields.map((f) => f.message).join("; ")} (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`);
   }
 }
 

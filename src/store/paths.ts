@@ -61,6 +61,28 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
  */
 export type FileRefusal = "missing" | "outside" | "not_regular";
 
+/**
+ * Why a dataset's directory that no longer exists (moved to another disk, unmounted) cannot be
+ * read, and how to point the dataset at its files: one wording for a recording's file missing with
+ * it (recordings.ts locatedFile) and for the dataset's scan and import (DirectoryGoneError).
+ */
+export function directoryGone(audioDir: string, datasetId: string): string {
+  return `the dataset's directory ${audioDir} does not exist (files moved to another disk: PUT /v1/datasets/${datasetId}/audio_dir points the dataset at them)`;
+}
+
+/**
+ * A dataset's directory gone (directoryGone) when its scan or import would read it: the API
+ * answers 404 with `reason`, as it answers a recording's file missing with it (RefusedFileError
+ * `missing`) — it was a 400 naming audio_dir, which a GET of the scan never sent; the command line
+ * says it under audio_dir, as its other refusals of the directory.
+ */
+export class DirectoryGoneError extends InvalidError {
+  override name = "DirectoryGoneError";
+  constructor(readonly reason: string) {
+    super([{ field: "audio_dir", message: reason }]);
+  }
+}
+
 /** The file at a recording's path refused (FileRefusal): an InvalidError naming the path's field, `reason` its message. */
 export class RefusedFileError extends InvalidError {
   override name = "RefusedFileError";

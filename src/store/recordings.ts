@@ -13,7 +13,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type KeysetPage, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { canonicalRecordingPath, RefusedFileError, resolveRecordingFile } from "./paths.js";
+import { canonicalRecordingPath, directoryGone, RefusedFileError, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
@@ -561,7 +561,7 @@ async function locatedFile(loc: RecordingLocation): Promise<Awaited<ReturnType<t
     return await resolveRecordingFile(loc.audio_dir, loc.path);
   } catch (err) {
     if (!(err instanceof RefusedFileError) || err.refusal !== "missing" || (await stat(loc.audio_dir).then(() => true, () => false))) throw err;
-    throw new RefusedFileError(err.fields[0].field, "missing", `file ${loc.path} cannot be read: the dataset's directory ${loc.audio_dir} does not exist (files moved to another disk: PUT /v1/datasets/${loc.dataset_id}/audio_dir points the dataset at them)`);
+    throw new RefusedFileError(err.fields[0].field, "missing", `file ${loc.path} cannot be read: ${directoryGone(loc.audio_dir, loc.dataset_id)}`);
   }
 }
 

@@ -16,6 +16,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { STATUS_CODES } from "node:http";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog } from "../../store/db.js";
 import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
+import { DirectoryGoneError } from "../../store/paths.js";
 import { TableFaultsError } from "../../store/selection-table.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
@@ -218,6 +219,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       reply.header("WWW-Authenticate", bearerChallenge({ error: "invalid_token", description: "the token's user was deleted" }));
       return sendError(reply, 401, `user ${request.user.username}, who made this request, was deleted after it was authenticated: its write, which names them, was refused`);
     }
+    // A dataset's directory gone: 404, as its recordings' files missing with it are (recording-file.ts).
+    if (err instanceof DirectoryGoneError) return sendError(reply, 404, err.reason);
     if (err instanceof InvalidError) {
       // A table's faults are bounded where made: the cap cut them to 20 and counted their own "and N more" as one.
       const fields = err instanceof TableFaultsError ? new ListedFields(err.fields.length) : new ListedFields();

@@ -55,6 +55,9 @@ const scanSchema = page(scanFileSchema).extend({
     .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing; all of them, on every page"),
 });
 
+/** What the routes that read a dataset's directory (scan, import) answer when it is gone (DirectoryGoneError). */
+const DIRECTORY_GONE_404 = "A dataset whose directory no longer exists (its files moved to another disk, unmounted) is a 404 saying so and how to point the dataset at its files (PUT /v1/datasets/{id}/audio_dir), as its recordings' audio and spectrograms are.";
+
 const scanQuery = z.strictObject({
   ...pageQuery,
   status: oneOf(SCAN_STATUSES).optional()
@@ -146,7 +149,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/datasets/:id/scan", {
     schema: {
       summary: "Compare the dataset's directory with its registered recordings: the counts of the whole scan, and a page of its files (of one status if asked)", tags, params: idParams,
-      description: `A page at offset 0 scans the directory (some 3 s for 30,000 files); the pages after it are read from the dataset's last scan while it is at most ${RECENT_SCAN_MS / 1000} s old (else they scan), so that paging through lists each file once and costs one scan. Any change to the dataset or its recordings (an import, a refresh, a relocation, a recording archived, trashed, restored or deleted, a \`dataset add\` from the command line or another server) makes the next page scan again; files copied in or removed on disk show from the next page at offset 0. For what needs a curator, ask \`?status=unregistered\` or \`?status=missing\`: their pages are the few files concerned.`,
+      description: `A page at offset 0 scans the directory (some 3 s for 30,000 files); the pages after it are read from the dataset's last scan while it is at most ${RECENT_SCAN_MS / 1000} s old (else they scan), so that paging through lists each file once and costs one scan. Any change to the dataset or its recordings (an import, a refresh, a relocation, a recording archived, trashed, restored or deleted, a \`dataset add\` from the command line or another server) makes the next page scan again; files copied in or removed on disk show from the next page at offset 0. For what needs a curator, ask \`?status=unregistered\` or \`?status=missing\`: their pages are the few files concerned. ${DIRECTORY_GONE_404}`,
       querystring: scanQuery,
       response: { 200: scanSchema, 400: errorBody, 403: errorBody, 404: errorBody },
     },
@@ -161,7 +164,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
     schema: {
       summary: "Register the unregistered audio files (one import run; none when nothing is new)", tags, params: idParams,
-      description: "Sent while an import of the same dataset runs on this server (or, on a shared PostgreSQL, on another one), it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them whose request is still open when it runs): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests.",
+      description: "Sent while an import of the same dataset runs on this server (or, on a shared PostgreSQL, on another one), it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them whose request is still open when it runs): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests. " + DIRECTORY_GONE_404,
       response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
