@@ -635,7 +635,7 @@ describe("datasets and recordings", () => {
     for (const id of [live, elsewhere, container, job]) await finishRun(sql, id, "completed");
   });
 
-  it("lists each file once however links reach it: loops back to a directory lead nowhere new, a file reached directly is listed by its own path", async () => {
+  it("lists each file once however links reach it: loops back to a directory lead nowhere new, a file reached directly is listed by its own path; links that loop are skipped saying so", async () => {
     const dir = join(scratch.path, "looped");
     await mkdir(join(dir, "b", "deep"), { recursive: true });
     await writeSineWav(join(dir, "a.wav"), 8000, 0.1);
@@ -650,8 +650,13 @@ describe("datasets and recordings", () => {
     await symlink(join(FIXTURES, "recordings"), join(dir, "b", "out-dir"));
     await symlink(join(FIXTURES, "recordings", "README-whombat-example_data.md"), join(dir, "notes-out.md")); // could hold no recording: not reported
     await symlink("gone.wav", join(dir, "broken.wav"));
+    // Links that loop among links alone (`ln -s self self`, two pointing at each other) resolve to nothing, whatever their names: they vanished without a word.
+    await symlink("self", join(dir, "self"));
+    await symlink("pong", join(dir, "b", "ping"));
+    await symlink("ping", join(dir, "b", "pong"));
     const outside = "a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside";
-    const skipped = [{ path: "b/out-dir", reason: outside }, { path: "broken.wav", reason: "a symbolic link to nothing" }, { path: "out.wav", reason: outside }];
+    const loops = "a symbolic link that loops";
+    const skipped = [{ path: "b/out-dir", reason: outside }, { path: "b/ping", reason: loops }, { path: "b/pong", reason: loops }, { path: "broken.wav", reason: "a symbolic link to nothing" }, { path: "out.wav", reason: outside }, { path: "self", reason: loops }];
     expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav", "b/deep/x.wav"], skipped, realPaths: new Map([["a.wav", join(dir, "a.wav")], ["b/deep/x.wav", join(dir, "b", "deep", "x.wav")]]) });
     const dataset = await createDataset(sql, { name: "looped", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const result = await importDataset(sql, dataset.id, userId);

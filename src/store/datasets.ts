@@ -305,6 +305,8 @@ export interface SkippedEntry {
 /** Why a symbolic link in a dataset is not followed (SPEC §10), for the reports that list it. */
 const LINK_OUTSIDE = "a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside";
 const LINK_BROKEN = "a symbolic link to nothing";
+/** A link that leads back to itself through links alone (`ln -s loop loop`): it resolves to nothing, whatever it is named. */
+const LINK_LOOP = "a symbolic link that loops";
 
 /**
  * Audio files below `dir` as '/'-separated paths relative to it, sorted, each file once. Symlinks
@@ -314,7 +316,8 @@ const LINK_BROKEN = "a symbolic link to nothing";
  * walked (`loop -> .`) leads nowhere new — such loops listed a.wav, loop/a.wav, loop/loop/a.wav …
  * down to the depth limit, and two of them made the walk exponential. `skipped` names what might
  * hold recordings but is not read: names that are not UTF-8 (readDirectory's `undecodable`),
- * links leading outside `dir` — such a link had vanished from a scan without a word — and entries
+ * links leading outside `dir` — such a link had vanished from a scan without a word —, links that
+ * loop (LINK_LOOP: whatever their names, since one may have stood for a directory) and entries
  * named as audio that are no regular file (a FIFO, a socket, a device, or a link to one: by their
  * type, never opened; they vanished too).
  * `realPaths`: each listed path's file by its real path (inside `dir`), as the walk found it — what
@@ -340,8 +343,13 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; sk
     for (const entry of entries) {
       const child = join(abs, entry.name), childReal = join(real, entry.name);
       if (entry.isSymbolicLink) {
-        const target = await realpath(child).catch(() => null);
+        let loops = false;
+        const target = await realpath(child).catch((err: NodeJS.ErrnoException) => {
+          loops = err.code === "ELOOP";
+          return null;
+        });
         if (target && isInside(dir, target)) links.push({ path: child, target, depth: depth + 1 });
+        else if (loops) skipped.set(listed(child), LINK_LOOP);
         else if (isAudioName(entry.name) || (target && (await stat(target).catch(() => null))?.isDirectory())) skipped.set(listed(child), target ? LINK_OUTSIDE : LINK_BROKEN);
       } else if (entry.isDirectory) await walk(child, childReal, depth + 1);
       else if (entry.isFile && isAudioName(entry.name)) add(childReal, child);

@@ -52,7 +52,7 @@ const scanSchema = page(scanFileSchema).extend({
   counts: z.object(Object.fromEntries(SCAN_STATUSES.map((status) => [status, count])) as Record<(typeof SCAN_STATUSES)[number], typeof count>)
     .describe("Files of each status in the whole scan, whatever the page and `status`"),
   skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
-    .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing; all of them, on every page"),
+    .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed), to nothing, or round in a loop (`ln -s loop loop`); all of them, on every page"),
 });
 
 /** What the routes that read a dataset's directory (scan, import) answer when it is gone (DirectoryGoneError). */
