@@ -179,13 +179,28 @@ describe("malformed files are rejected with a message naming the problem", () =>
     // Cut inside a page: the whole pages before decode, the cut one is not passed to the decoder
     // (it made 11775 of 13440 frames wrong by up to 1.88).
     ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^<buffer>: ogg: the file ends inside the page at byte \d+ \(truncated\)$/],
-    ["Ogg whose last page states a granule position near 2^62", (() => {
+    // Said exactly (a 64-bit integer): 2^62 + 1 read as 4611686018427388000, a double's rounding.
+    ["Ogg whose last page states a granule position of 2^62 + 1", (() => {
       const b = fixture("ogg_vorbis.ogg");
       const last = oggPages(b).at(-1)!;
-      new DataView(b.buffer).setUint32(last + 10, 2 ** 30, true);
+      new DataView(b.buffer).setBigInt64(last + 6, 2n ** 62n + 1n, true);
       fixOggCrc(b, last);
       return b;
-    })(), /^<buffer>: ogg: the last page \(at byte \d+\) states granule position \d+, more than any stream holds/],
+    })(), /^<buffer>: ogg: the last page \(at byte 7708\) states granule position 4611686018427387905, more than any stream holds/],
+    ["a chained Ogg file whose first link's last page states granule position 2^62 + 1", (() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const last = oggPages(b).at(-1)!;
+      new DataView(b.buffer).setBigInt64(last + 6, 2n ** 62n + 1n, true);
+      fixOggCrc(b, last);
+      return concatBytes(b, ...Array.from({ length: 15 }, (_, i) => withSerial(fixture("ogg_vorbis.ogg"), 1000 + i)));
+    })(), /^<buffer>: ogg: the last page of the chained stream \(link\) at byte 0 states granule position 4611686018427387905, more than any stream holds/],
+    ["Ogg whose last page states a granule position of −2^62 − 1", (() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const last = oggPages(b).at(-1)!;
+      new DataView(b.buffer).setBigInt64(last + 6, -(2n ** 62n) - 1n, true);
+      fixOggCrc(b, last);
+      return b;
+    })(), /^<buffer>: ogg: corrupt stream: the page at byte 7708 ends \d+ packets but states granule position -4611686018427387905 /],
     // A last page whose packets end on it but whose granule says none ends (-1) or is negative: it
     // was skipped as a page without a position, and the length taken from the page before — the
     // Vorbis file read 13440 of its 16000 frames, the Opus one was called truncated after its headers.

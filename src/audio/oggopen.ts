@@ -3,7 +3,7 @@
  * decoding stops from its end (oggTail), the links of a chained file (chainOgg), and what seeking
  * and decoding from the start need (oggSeekInfo; oggseek.ts, oggstart.ts).
  */
-import { chainLinks, continuesStream, endTrimmedFrom, firstFilePage, type HeaderPages, lengthGranule, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
+import { chainLinks, continuesStream, endTrimmedFrom, firstFilePage, granuleSaid, type HeaderPages, lengthGranule, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
 import { type OggLink, type OggSeek, type Probe, probeOgg } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -76,7 +76,7 @@ export async function oggTail(src: ByteSource): Promise<OggTail> {
   }
   const sequences = new Map<number, number>(); // the last page number walked, by serial
   const granules = new Map<number, number>(); // the last granule walked, by serial (lengthGranule)
-  let granuleAt = 0; // the offset of the page of found.granule
+  let granulePage: { at: number; page: Omit<OggPage, "offset"> } | null = null; // the page of found.granule
   let last: { at: number; page: Omit<OggPage, "offset"> } | null = null; // the last page walked
   for (let at = first ?? tail.length; at < tail.length; ) {
     const page = parsePage(tail, at);
@@ -95,15 +95,15 @@ export async function oggTail(src: ByteSource): Promise<OggTail> {
     const before = page.bos ? -1 : (granules.get(page.serial) ?? -1); // a stream begun again counts from 0 (`begins`, refused at open)
     const granule = lengthGranule(page, tailStart + at, before);
     granules.set(page.serial, granule);
-    if (page.granule >= 0) [found.granule, granuleAt, found.trimmedFrom] = [granule, tailStart + at, endTrimmedFrom(page, before)];
+    if (page.granule >= 0) [found.granule, granulePage, found.trimmedFrom] = [granule, { at: tailStart + at, page }, endTrimmedFrom(page, before)];
     at += page.length;
   }
   if (found.pagesEnd !== null) {
     const after = tail.subarray(found.pagesEnd - tailStart, found.pagesEnd - tailStart + 4);
     if (!CAPTURE.subarray(0, after.length).every((byte, i) => byte === after[i])) found.dataEnd = found.pagesEnd;
   }
-  if (found.granule !== null && found.granule >= 2 ** 53)
-    throw new AudioFormatError(`ogg: the last page (at byte ${granuleAt}) states granule position ${found.granule}, more than any stream holds (corrupt header?)`);
+  if (granulePage && granulePage.page.granule >= 2 ** 53)
+    throw new AudioFormatError(`ogg: the last page (at byte ${granulePage.at}) states granule position ${granuleSaid(granulePage.page)}, more than any stream holds (corrupt header?)`);
   return found;
 }
 
@@ -206,7 +206,7 @@ export async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number, 
         throw new AudioFormatError(`ogg: the chained stream (link) at byte ${link.start} is ${codecOf(p)}, the first one ${codecOf(probe)}: links that differ in codec, sample rate or channel count are not read as one recording (split the file at byte ${link.start})`);
     }
     if (link.granule >= 2 ** 53)
-      throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
+      throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${granuleSaid(link)}, more than any stream holds (corrupt header?)`);
     const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
     const frames = oggFrames(p, link.granule, link.trimmedFrom, seek, link.end - link.start, `the chained stream (link) at byte ${link.start}`);
     lastGranule = link.granule;

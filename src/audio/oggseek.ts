@@ -36,6 +36,8 @@ export interface OggPage {
   length: number;
   /** Granule position, or -1 when no packet ends on this page. */
   granule: number;
+  /** The granule position exactly where `granule`, a double, cannot hold it (past ±2^53): what messages say (granuleSaid). */
+  granuleExact?: bigint;
   serial: number;
   /** Page sequence number within its logical stream. */
   sequence: number;
@@ -171,7 +173,17 @@ export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | 
   const flags = v.getUint8(5);
   let packets = 0;
   for (let i = 0; i < b[at + 26]; i++) if (b[at + 27 + i] < 255) packets++;
-  return { length, granule, serial: v.getUint32(14, true), sequence: v.getUint32(18, true), bos: (flags & 0x02) !== 0, eos: (flags & 0x04) !== 0, continued: (flags & 0x01) !== 0, packets };
+  const page: Omit<OggPage, "offset"> = { length, granule, serial: v.getUint32(14, true), sequence: v.getUint32(18, true), bos: (flags & 0x02) !== 0, eos: (flags & 0x04) !== 0, continued: (flags & 0x01) !== 0, packets };
+  if (!Number.isSafeInteger(granule)) page.granuleExact = v.getBigInt64(6, true);
+  return page;
+}
+
+/**
+ * A page's granule position as messages say it: exactly, a 64-bit integer — a double said 2^62 + 1
+ * as 4611686018427388000.
+ */
+export function granuleSaid(p: Pick<OggPage, "granule" | "granuleExact">): string {
+  return String(p.granuleExact ?? p.granule);
 }
 
 /** Where a file of one logical stream (or a chain's first link) begins. */
@@ -216,9 +228,9 @@ export function streamBeginsElsewhere(at: number, serial: number, sequence: numb
  */
 export function lengthGranule(p: Omit<OggPage, "offset">, at: number, before: number): number {
   if (p.granule < 0 && p.packets > 0)
-    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} ends ${p.packets === 1 ? "a packet" : `${p.packets} packets`} but states granule position ${p.granule} (-1 only where no packet ends, RFC 3533 §6): the stream's length cannot be told`);
+    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} ends ${p.packets === 1 ? "a packet" : `${p.packets} packets`} but states granule position ${granuleSaid(p)} (-1 only where no packet ends, RFC 3533 §6): the stream's length cannot be told`);
   if (p.granule >= 0 && p.granule < before && !p.eos)
-    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} states granule position ${p.granule}, less than the ${before} a page before it states (granule positions never decrease): the stream's length cannot be told`);
+    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} states granule position ${granuleSaid(p)}, less than the ${before} a page before it states (granule positions never decrease): the stream's length cannot be told`);
   return p.granule < 0 ? before : p.granule;
 }
 
@@ -386,6 +398,8 @@ export interface OggLinkBounds {
   serial: number;
   /** Granule position of its last page that ends a packet (Vorbis: its frames; Opus: 48 kHz samples, pre-skip included). */
   granule: number;
+  /** That page's granule position exactly where `granule` cannot hold it (OggPage.granuleExact). */
+  granuleExact?: bigint;
   /** Where its last page is end trimming into the pages before it (endTrimmedFrom): the granule position a page before it states. */
   trimmedFrom?: number;
   /** Where its header pages end (firstAudioPage), null if not found early. */
@@ -473,12 +487,12 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number, headerPacke
     if (earlier !== undefined)
       throw new AudioFormatError(`ogg: the stream that begins at byte ${start} has serial number ${first.serial}, as the one that began at byte ${earlier}: RFC 3533 gives each link of a chained file its own, without which where the links begin cannot be found (split the file at byte ${start})`);
     serials.set(first.serial, start);
-    const { end, granule, trimmedFrom } = await linkEnd(src, walker, first, pagesEnd);
+    const { end, granule, granuleExact, trimmedFrom } = await linkEnd(src, walker, first, pagesEnd);
     if (end === start + first.length && !first.eos && end < pagesEnd && (await walker.page(end)).bos)
       throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
     if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
     const headers = await firstAudioPage((at) => walker.page(at), start, end, first.serial, headerPackets);
-    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, trimmedFrom, headers };
+    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, granuleExact, trimmedFrom, headers };
     start = end;
   }
 }
@@ -488,10 +502,11 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number, headerPacke
  * trimming (see chainLinks, OggLinkBounds). Pages found by the bisection must number up from the
  * ones before (pagesOutOfOrder) and never begin a stream.
  */
-async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<Pick<OggLinkBounds, "end" | "granule" | "trimmedFrom">> {
+async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<Pick<OggLinkBounds, "end" | "granule" | "granuleExact" | "trimmedFrom">> {
   const serial = first.serial;
   let last = first; // the last page known to be of this link
   let granule = first.granule; // of the last page that ends a packet (-1: none yet)
+  let granuleExact = first.granuleExact; // its exact value, where granule cannot hold it
   let trimmedFrom: number | undefined; // endTrimmedFrom of that page
   /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the pages, is reached. */
   const walk = async (limit: number): Promise<boolean> => {
@@ -513,6 +528,7 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
       if (p.granule >= 0) trimmedFrom = endTrimmedFrom(p, granule);
     }
     granule = lengthGranule(p, p.offset, granule);
+    if (p.granule >= 0) granuleExact = p.granuleExact;
   };
   if (!(await walk(first.offset + WINDOW))) {
     // Gallop: probes twice as far each time until one finds a page of another stream (or none).
@@ -535,7 +551,7 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
     }
     await walk(Infinity);
   }
-  return { end: last.offset + last.length, granule, trimmedFrom };
+  return { end: last.offset + last.length, granule, granuleExact, trimmedFrom };
 }
 
 /** Whole pages read one by one through a window of the file, each checked as OggPageCheck does. */
