@@ -296,6 +296,14 @@ describe("POST /v1/jobs extract_features", () => {
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${atTheEnd.json().id}/abort`, headers: admin })).statusCode).toBe(200);
     const shortOfIt = await submit([endless.id], {});
     expect([shortOfIt.statusCode, shortOfIt.json().fields?.[0].message]).toEqual([400, expect.stringMatching(/^no frame is centred in \[0\.014, 0\.024\) s of clip /)]);
+    // A clip past the recording's stored end (its file shortened since): said so — it was said to be shorter than the spacing.
+    const [{ id: shortened }] = await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+      VALUES (${dataset.id}, 'c.wav', md5('c.wav'), 25000, 500000, 1, 25000, 1) RETURNING id`;
+    const past = await createClip(t.db.sql, { recording_id: shortened, start_time: 0.03, end_time: 0.05, created_by: null });
+    await t.db.sql`UPDATE recordings SET frames = 12500 WHERE id = ${shortened}`;
+    const pastIt = await submit([past.id], {});
+    expect([pastIt.statusCode, pastIt.json().fields?.[0].message]).toEqual([400, `no frame is centred in [0.03, 0.05) s of clip ${past.id} (recording c.wav): it lies past the recording's last frame, centred at 0.025 s (3 frames 0.0125 s apart) (1 of 1 target)`]);
   });
 
   it("refuses a job any of whose items would transform more than 2^36 samples (frames × FFT length, as the tiles' pass), naming data.params.hop_size, how many targets and the worst; accepts one within it", async () => {
@@ -321,11 +329,17 @@ describe("POST /v1/jobs extract_features", () => {
       expect([res.statusCode, res.json().fields], JSON.stringify(targets)).toEqual([400, [{ field: "data.params.hop_size", message }]]);
     }
     // Within it: the clip of a tenth of a second, and 10 h at 384 kHz with the defaults (2.8·10^10). Aborted: no file is there.
+    const jobs: string[] = [];
     for (const [targets, params] of [[{ clip_ids: [tenth.id] }, hopping], [{ recording_ids: [night] }, {}]] as const) {
       const accepted = await submit(targets, params);
       expect(accepted.statusCode, accepted.body).toBe(201);
       expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+      jobs.push(accepted.json().id);
     }
+    // The tenth's clip grown past the limit since: its retry is refused for the work, not said to be of an item no parameters compute.
+    await t.db.sql`UPDATE clips SET end_time = 1.5 WHERE id = ${tenth.id}`;
+    const retried = await app.inject({ method: "POST", url: `/v1/jobs/${jobs[0]}/retry`, headers: admin });
+    expect([retried.statusCode, retried.json().message]).toEqual([409, `cannot retry job ${jobs[0]}: a job of its 1 failed, errored or skipped item with the job's parameters, which a retry keeps, is refused — hop_size: 1 of 1 target would each transform more samples than a job's item may; the most, clip ${tenth.id} (recording short.wav), would transform 1.88e+11 samples (1-sample hops of 250000); the limit is 6.87e+10: use a longer hop_size or a shorter window_size. Submit its clip as a new job with the parameters that reason gives: sonotile jobs submit --clips ID,… with them (POST /v1/jobs; GET /v1/jobs/${jobs[0]}/items lists the clip). That job is no retry of job ${jobs[0]}: its rows are in its own features.csv (sonotile jobs download <its id>), computed with other parameters (its provenance.json names them), not in the table jobs download --chain merges of job ${jobs[0]} and its retries`]);
   });
 
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {

@@ -1161,6 +1161,53 @@ describe("caching and the pool", () => {
     expect(started).toEqual([0.01, 0.02, 0.05, 0.03]);
   });
 
+  it("a pass whose stats are being stored holds no pass slot in a queued pass's Retry-After: the pass running after it does (the stored one counted as a slot free at once: Retry-After 10 behind a pass of minutes)", async () => {
+    // Two threads: one pass slot. Pass a has read the whole recording, its slot given back, its
+    // stats held in the store's save; pass b runs, 1 frame scanned in 10 s; pass c waits behind b.
+    let failSave!: (err: Error) => void;
+    const saving = new Promise<void>((_, reject) => (failSave = reject));
+    const store: StatsStore = { load: async () => null, claim: async () => true, renew: async () => true, release: async () => {}, save: () => saving, touch: () => {}, close: async () => {} };
+    const fresh = new TileService({ threads: 2, statsWaitMs: 50, statsStore: store });
+    const ends: ((err: Error) => void)[] = [];
+    fresh.pool.stats = (task) => {
+      if (task.params.pcen_smooth === 0.01) return Promise.resolve({} as never);
+      task.progress![0] = 1;
+      return new Promise((_, reject) => ends.push(reject));
+    };
+    onTestFinished(() => {
+      failSave(new Error("test over"));
+      for (const end of ends) end(new Error("test over"));
+      return fresh.close();
+    });
+    const storing = fresh.stats(recording, parseParams({ pcen_smooth: 0.01 })).catch(() => {});
+    await new Promise((done) => setTimeout(done, 100));
+    expect(await fresh.stats(recording, parseParams({ pcen_smooth: 0.02 })).catch((e: unknown) => e)).toBeInstanceOf(StatsPendingError);
+    const clock = vi.spyOn(performance, "now").mockReturnValue(performance.now() + 10_000);
+    onTestFinished(() => clock.mockRestore());
+    const queued = (await fresh.stats(recording, parseParams({ pcen_smooth: 0.03 })).catch((e: unknown) => e)) as StatsPendingError;
+    expect(queued).toBeInstanceOf(StatsPendingError);
+    expect(queued.message).toMatch(/which waits for a free pass slot: queued behind 1 pass \(0 % of its \d+ frames done after 10 s, about \d+ h \d+ min to go\); retry in about 1 min 0 s$/);
+    expect(queued.retryAfterS).toBe(60);
+    void storing;
+  });
+
+  it("gives one client a quarter of the stats passes' waiting room however the room is set, and refuses a share that is no integer of at least 1 (0 refused every client's first waiting pass)", async () => {
+    const fresh = new TileService({ threads: 4, maxStatsQueue: 4, statsWaitMs: 10 });
+    const ends: ((err: Error) => void)[] = [];
+    fresh.pool.stats = () => new Promise((_, reject) => ends.push(reject));
+    onTestFinished(() => {
+      for (const end of ends) end(new Error("test over"));
+      return fresh.close();
+    });
+    const options = tileOptionsSchema.parse({});
+    const ask = (smooth: number) => fresh.planTile(recording, parseParams({ pcen_smooth: smooth }), 0, 0, options, "f32", Infinity, { client: "a" }).catch((err: unknown) => err as Error);
+    for (const smooth of [0.01, 0.02, 0.03]) expect(await ask(smooth)).toBeInstanceOf(StatsPendingError); // three slots
+    expect(await ask(0.04)).toBeInstanceOf(StatsPendingError); // waits: one of four places
+    const refused = (await ask(0.05)) as Error;
+    expect([refused.constructor, refused.message]).toEqual([PoolBusyError, "you have 1 statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place)"]);
+    for (const bad of [0, 1.5, NaN]) expect(() => new TileService({ maxClientStatsQueue: bad })).toThrow(new RangeError(`maxClientStatsQueue: must be an integer >= 1, got number ${bad}`));
+  });
+
   it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {
     const fresh = new TileService({ threads: 1 });
     onTestFinished(() => fresh.close());

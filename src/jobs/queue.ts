@@ -12,7 +12,7 @@ import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
 import { conditionedLength } from "../engine/condition.js";
-import type { FrameGeometry } from "../engine/geometry.js";
+import { frameCount, frameTime, type FrameGeometry } from "../engine/geometry.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { MAX_PASS_SAMPLES, passOverLimit } from "../tiles/limits.js";
@@ -361,17 +361,25 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
   if (failing < targets.length) return checkTargetWork(framed.framed, targets.length, nameParam);
   const share = `${failing} of ${plural(targets.length, "target")}`;
-  if (!refused.length) throw invalid(frameless[0].field, `${frameless[0].message} (${share})`);
+  if (!refused.length) throw new NothingComputableError([{ field: frameless[0].field, message: `${frameless[0].message} (${share})` }]);
   const { kind, issues } = refused[0];
   const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${plural(kind.channels, "channel")}; ${share}`;
-  throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
+  throw new NothingComputableError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
 }
 
 /**
- * A target with the frames [f0, f1) its item computes (targetFrames) and their geometry, from its
- * bounds and its recording's stored rate and frames — known at submission.
+ * A job none of whose targets its parameters can compute (checkParamsForTargets): a 400 as any
+ * InvalidError, told apart for a retry (refusedRetry), whose items then all fail with those
+ * parameters — unlike a job refused for the work limit or a target gone meanwhile.
  */
-interface FramedTarget { target: ItemTarget; g: FrameGeometry; frames: [number, number] }
+class NothingComputableError extends InvalidError {}
+
+/**
+ * A target with the frames [f0, f1) its item computes (targetFrames) of the `total` its recording
+ * has, and their geometry, from its bounds and its recording's stored rate and frames — known at
+ * submission.
+ */
+interface FramedTarget { target: ItemTarget; g: FrameGeometry; frames: [number, number]; total: number }
 
 /** The targets of a job framed, and the clips whose own band holds no bin (framedTargets). */
 interface Framing { framed: FramedTarget[]; bandless: { field: string; message: string }[] }
@@ -401,8 +409,9 @@ async function framedTargets(db: Queryable, params: Params, band: ExtractFeature
       continue;
     }
     const duration = recording.frames / samplerate;
-    const frames = targetFrames(target.start ?? 0, target.end ?? duration, { duration, length: conditionedLength(params, samplerate, recording.frames) }, g);
-    framed.push({ target, g, frames });
+    const length = conditionedLength(params, samplerate, recording.frames);
+    const frames = targetFrames(target.start ?? 0, target.end ?? duration, { duration, length }, g);
+    framed.push({ target, g, frames, total: frameCount(length, g) });
   }
   return { framed, bandless };
 }
@@ -411,14 +420,17 @@ async function framedTargets(db: Queryable, params: Params, band: ExtractFeature
  * The clip targets in which no frame is centred with these parameters (their items would fail
  * with "no frame is centred in …"), each said as one sentence under `data.params.hop_size` — after
  * those of `bandless` (framedTargets). A clip ending on its recording's end has the frame centred
- * there; a clip lies within its recording, so otherwise only the frames' spacing counts. The
- * sentence (clipBetweenFrames: the clip's length, the spacing, the window_size or hop_size that
- * puts a frame in it) names window_size and hop_size by `nameParam`.
+ * there; within its recording, only the frames' spacing counts, and the sentence (clipBetweenFrames:
+ * the clip's length, the spacing, the window_size or hop_size that puts a frame in it) names
+ * window_size and hop_size by `nameParam`. A clip as long as the spacing lies past the recording's
+ * last frame (its file shortened since the clip was drawn): the sentence says so — it said the
+ * clip's 0.02 s were less than the 0.0125 s between frames.
  */
 function clipsWithoutFrames({ framed, bandless }: Framing, params: Params, nameParam: ParamNamer): { field: string; message: string }[] {
-  const frameless = framed.filter(({ target, frames: [f0, f1] }) => target.kind === "clip" && f1 <= f0).map(({ target, g }) => {
+  const frameless = framed.filter(({ target, frames: [f0, f1] }) => target.kind === "clip" && f1 <= f0).map(({ target, g, total }) => {
     const [start, end] = [target.start!, target.end!];
-    return { field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${target.id} (recording ${target.recording_path}): ${clipBetweenFrames(start, end, g, params, nameParam)}` };
+    const why = end - start < frameTime(1, g) ? clipBetweenFrames(start, end, g, params, nameParam) : `it lies past the recording's last frame, centred at ${frameTime(total - 1, g)} s (${plural(total, "frame")} ${frameTime(1, g)} s apart)`;
+    return { field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${target.id} (recording ${target.recording_path}): ${why}` };
   });
   return [...bandless, ...frameless];
 }
@@ -627,17 +639,21 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
 
 /**
  * Why job `id` cannot be retried when the submission of its `count` items (`named` their statuses,
- * of targets of `kind`) was refused (`refusal`: none of them can be computed — clips in which no
- * frame of the job's window and hop is centred, parameters no target's recording can take,
- * recordings that hold no sample): a retry keeps the job's parameters and takes none (the API's
- * `data.params.hop_size`, said of a retry, named a change it cannot make). Where the reason is a
- * parameter or the band, the way on is a new job of those targets with others; that job is no
- * retry, so its rows stay out of the chain's merged table (`jobs download --chain`).
+ * of targets of `kind`) was refused (`refusal`): NothingComputableError when none of them can be
+ * computed — clips in which no frame of the job's window and hop is centred, parameters no target's
+ * recording can take, recordings that hold no sample —, else what was refused (the work limit, a
+ * target gone meanwhile), not said of them all. A retry keeps the job's parameters and takes none
+ * (the API's `data.params.hop_size`, said of a retry, named a change it cannot make). Where the
+ * reason is a parameter or the band, the way on is a new job of those targets with others; that
+ * job is no retry, so its rows stay out of the chain's merged table (`jobs download --chain`).
  */
 function refusedRetry(id: string, count: number, named: string, kind: ItemTarget["kind"], refusal: InvalidError, nameParam: ParamNamer): ConflictError {
   const param = (field: string) => /^data\.params\.(.+)$/.exec(field)?.[1] as keyof Params | undefined;
   const reasons = refusal.fields.map((f) => `${param(f.field) ? nameParam(param(f.field)!) : f.field.replace(/^data\./, "")}: ${f.message}`).join("; ");
-  const lead = `cannot retry job ${id}: its ${count} ${named} ${count === 1 ? "item" : "items"} cannot be computed with the job's parameters, which a retry keeps — ${reasons}`;
+  const items = `its ${count} ${named} ${count === 1 ? "item" : "items"}`;
+  const lead = refusal instanceof NothingComputableError
+    ? `cannot retry job ${id}: ${items} cannot be computed with the job's parameters, which a retry keeps — ${reasons}`
+    : `cannot retry job ${id}: a job of ${items} with the job's parameters, which a retry keeps, is refused — ${reasons}`;
   // Recordings that hold no sample: no parameters compute them.
   if (!refusal.fields.some((f) => param(f.field) || f.field === "data.band")) return new ConflictError(lead);
   const targets = count === 1 ? kind : `${kind}s`;

@@ -274,9 +274,10 @@ export interface TileServiceOptions extends PoolOptions {
   /** Stats passes that may wait for a thread (default 4 per thread); more are refused with PoolBusyError. */
   maxStatsQueue?: number;
   /**
-   * Stats passes one client (Requester) may have waiting for a thread (default 1 per thread): a
-   * quarter of maxStatsQueue, so that one client alone cannot fill the room and have every other
-   * client's new parameter sets refused. The pool's own client has maxStatsQueue alone.
+   * Stats passes one client (Requester) may have waiting for a thread, an integer ≥ 1 (default a
+   * quarter of maxStatsQueue, at least 1: 1 per thread), so that one client alone cannot fill the
+   * room and have every other client's new parameter sets refused. The pool's own client has
+   * maxStatsQueue alone.
    */
   maxClientStatsQueue?: number;
   /** Most samples a tile may transform before it is pooled from the overview, or refused (default MAX_TILE_SAMPLES, 2^32: tileSource). */
@@ -369,15 +370,15 @@ function statsPending(progress: PassProgress | undefined, now: number): StatsPen
 
 /**
  * What a request whose pass waits for a pass slot (TileService#statsSlots) is told: its place,
- * behind `ahead` passes, and how far the one nearest its end of `passes` (this instance's) that
- * run has come — the first slot to free is its. It was told its pass was being computed, with
- * "retry in a few seconds", while it waited behind a pass of minutes. Retry-After follows
- * `waitS`, the seconds until its turn (expectedStarts): it followed the nearest pass's time to go
- * whatever waited ahead of it.
+ * behind `ahead` passes, and how far the one of the `running` passes (this instance's, holding a
+ * slot) nearest its end has come. It was told its pass was being computed, with "retry in a few
+ * seconds", while it waited behind a pass of minutes. Retry-After follows `waitS`, the seconds
+ * until its turn (expectedStarts): it followed the nearest pass's time to go whatever waited ahead
+ * of it.
  */
-function statsQueued(ahead: number, waitS: number, passes: Iterable<PassProgress>, now: number): StatsPendingError {
+function statsQueued(ahead: number, waitS: number, running: readonly PassProgress[], now: number): StatsPendingError {
   let nearest: ReturnType<typeof passAdvance>;
-  for (const pass of passes) {
+  for (const pass of running) {
     const advance = passAdvance(pass, now);
     if (advance && (nearest === undefined || (advance.remainingS ?? Infinity) < (nearest.remainingS ?? Infinity))) nearest = advance;
   }
@@ -526,7 +527,7 @@ class Slots {
   /** Slots held: by those that took one, and by waiters a slot was passed on to. */
   private held = 0;
   private readonly queue: FairQueue;
-  /** What each waiter waits for (placeOf, line). */
+  /** What each waiter waits for (line). */
   private readonly holders = new Map<Waiting, PassProgress>();
 
   constructor(readonly limit: number, maxWaiting: number, readonly maxPerClient: number) {
@@ -543,14 +544,13 @@ class Slots {
     return this.queue.inTurn().map((waiting) => ({ pass: this.holders.get(waiting)!, clients: waiting.clients }));
   }
 
-  /** How many take a slot before `holder` does — those holding one and the waiters ahead of it —, or undefined when it waits for none. */
-  placeOf(holder: PassProgress): number | undefined {
-    const at = this.line().findIndex((w) => w.pass === holder);
-    return at < 0 ? undefined : this.held + at;
+  /** Slots held now: the waiter `i`-th in line takes one after these and the `i` waiters ahead of it. */
+  get holding(): number {
+    return this.held;
   }
 
   /**
-   * Resolves with the release function once a slot is free. `holder`: what waits, for placeOf;
+   * Resolves with the release function once a slot is free. `holder`: what waits, for line;
    * `clients`, whose queues it waits in. The caller checks for room first (full).
    */
   async take(signal: AbortSignal, holder: PassProgress, clients: TaskClients): Promise<() => void> {
@@ -606,7 +606,9 @@ export class TileService {
    * a long recording — minutes, at the pass limit — never holds every worker: tiles of recordings
    * whose stats are known keep one. A pass waiting for its slot counts as being computed; at most
    * `maxStatsQueue` wait (a handful of passes near the limit held every new parameter set of every
-   * recording for minutes), more are refused as the pool's full queue is (PoolBusyError, a 503).
+   * recording for minutes), `maxClientStatsQueue` of one client, taken round-robin across clients;
+   * more are refused as the pool's full queue is (PoolBusyError, a 503 whose Retry-After is the
+   * expected wait: checkPassRoom).
    */
   private readonly statsSlots: Slots;
   private readonly maxTileSamples: number;
@@ -625,6 +627,9 @@ export class TileService {
       if (typeof value !== "number") throw new TypeError(`${name}: must be a number of samples > 0, got ${describeValue(value)}`);
       if (!(value > 0)) throw new RangeError(`${name}: must be a number of samples > 0, got ${value}`);
     }
+    // 0 refused every client's first waiting pass, saying it had 0 waiting already.
+    const perClient = options.maxClientStatsQueue;
+    if (perClient !== undefined && !(Number.isInteger(perClient) && perClient >= 1)) throw new RangeError(`maxClientStatsQueue: must be an integer >= 1, got ${describeValue(perClient)}`);
     // The service's own options are no pool's (TilePool refuses keys it does not know).
     this.pool = new TilePool(Object.fromEntries(POOL_OPTIONS.map((key) => [key, options[key]])));
     this.cache = new ByteCache<TileBody>(options.cacheBytes ?? TILE_CACHE_BYTES, (t) => t.body.byteLength);
@@ -633,7 +638,8 @@ export class TileService {
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
-    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), options.maxStatsQueue ?? 4 * this.pool.threads, options.maxClientStatsQueue ?? this.pool.threads);
+    const maxStatsQueue = options.maxStatsQueue ?? 4 * this.pool.threads;
+    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), maxStatsQueue, options.maxClientStatsQueue ?? Math.max(1, Math.floor(maxStatsQueue / 4)));
     this.maxTileSamples = options.maxTileSamples ?? MAX_TILE_SAMPLES;
     this.maxPassSamples = options.maxPassSamples ?? MAX_PASS_SAMPLES;
   }
@@ -774,17 +780,20 @@ export class TileService {
   /** What a request that gave up waiting for the pass `progress` (undefined: none runs here) is told: its place when it waits for a slot (statsQueued), else how far it has come (statsPending). */
   private statsPendingOf(progress: PassProgress | undefined): StatsPendingError {
     const now = performance.now();
-    const ahead = progress && this.statsSlots.placeOf(progress);
-    if (ahead === undefined) return statsPending(progress, now);
     const line = this.statsSlots.line().map((w) => w.pass);
-    const waitS = this.expectedStarts(line, now)[line.indexOf(progress!)];
-    return statsQueued(ahead, waitS, this.passes.values(), now);
+    const at = progress ? line.indexOf(progress) : -1;
+    if (at < 0) return statsPending(progress, now);
+    const running = this.runningPasses();
+    return statsQueued(this.statsSlots.holding + at, expectedStarts(line, running, this.statsSlots.limit, now)[at], running, now);
   }
 
-  /** When each pass of `line`, waiting for a pass slot in its order, should start (expectedStarts), among this instance's running passes. */
-  private expectedStarts(line: readonly PassProgress[], now: number): number[] {
-    const running = [...this.passes.values()].filter((pass) => pass.startedAt !== null);
-    return expectedStarts(line, running, this.statsSlots.limit, now);
+  /**
+   * This instance's passes holding a pass slot: started, not yet done reading. One whose worker is
+   * done has given its slot back while its stats are stored: counted, it freed a slot at once in
+   * expectedStarts, and a pass queued behind one of minutes was told to retry in 10 s.
+   */
+  private runningPasses(): PassProgress[] {
+    return [...this.passes.values()].filter((pass) => pass.startedAt !== null && pass.readAt === null);
   }
 
   /**
@@ -797,7 +806,7 @@ export class TileService {
     const full = this.statsSlots.full(clients);
     if (full === null) return;
     const line = this.statsSlots.line();
-    const starts = this.expectedStarts(line.map((w) => w.pass), performance.now());
+    const starts = expectedStarts(line.map((w) => w.pass), this.runningPasses(), this.statsSlots.limit, performance.now());
     if (full === "queue") throw new PoolBusyError(`${line.length} statistics passes are waiting for a thread already`, retryAfterSeconds(starts[0]));
     const first = line.findIndex((w) => w.clients.all.some((client) => clients.all.includes(client)));
     throw new PoolBusyError(`you have ${this.statsSlots.maxPerClient} statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place)`, retryAfterSeconds(starts[first]));
