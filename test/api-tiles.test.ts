@@ -201,10 +201,17 @@ describe("tiles", () => {
     const saving = new Promise<void>((resolve) => (saved = resolve));
     const slowStore: StatsStore = { ...store, save: async (...args) => { storing = true; await saving; return store.save(...args); } };
     const slow = new TileService({ threads: 1, statsStore: slowStore, statsWaitMs: 50 });
+    // The pass reads once the first request has its 503. Read before that request's timer ran (a
+    // loaded machine), it left that request waiting for a save held until its answer: a deadlock.
+    let answered!: () => void;
+    const firstAnswered = new Promise<void>((resolve) => (answered = resolve));
+    const pass = slow.pool.stats.bind(slow.pool);
+    slow.pool.stats = async (...args) => { await firstAnswered; return pass(...args); };
     const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
     try {
       const url = `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.029&pcen=false`;
-      expect((await other.inject({ url })).statusCode).toBe(503); // the pass reads for longer than 50 ms
+      expect((await other.inject({ url })).statusCode).toBe(503);
+      answered();
       for (let i = 0; i < 400 && !storing; i++) await new Promise((r) => setTimeout(r, 50));
       expect(storing).toBe(true);
       // Read, being stored: a request waits for the stats past its 50 ms.
@@ -213,6 +220,8 @@ describe("tiles", () => {
       saved();
       expect((await answer).statusCode).toBe(200);
     } finally {
+      answered(); // a failure above leaves no pass or save held through the close
+      saved();
       await other.close();
       await slow.close();
     }
