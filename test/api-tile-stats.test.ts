@@ -259,11 +259,16 @@ describe("recording stats across instances", () => {
 
   it("a pass the stats queue refuses is refused before its claim: nothing written for it to the database", async () => {
     const store = tileStatsStore(t.db.sql);
+    // Claims asked for, and answered: a pass whose claim is answered takes its slot or its place in
+    // the queue before any timer runs (the rest is no I/O).
     let claims = 0;
+    let claimed = 0;
     const claim = store.claim.bind(store);
-    store.claim = (...args) => {
+    store.claim = async (...args) => {
       claims++;
-      return claim(...args);
+      const answer = await claim(...args);
+      claimed++;
+      return answer;
     };
     const service = new TileService({ threads: 2, maxStatsQueue: 1, statsStore: store, statsWaitMs: 60_000 });
     services.push(service);
@@ -274,7 +279,9 @@ describe("recording stats across instances", () => {
     const params = (hop: number) => parseParams({ hop_size: hop, pcen: false });
     const running = service.stats(tone, params(0.31)); // takes the one stats thread
     const queued = service.stats(tone, params(0.32)); // waits for it
-    await new Promise((done) => setTimeout(done, 200));
+    // Both placed — a fixed 200 ms was not always time enough for their reads and claims on a
+    // loaded database, and the third then took the queue's place and waited 60 s for the gate.
+    await expect.poll(() => claimed, { timeout: 30_000, interval: 20 }).toBe(2);
     await expect(service.stats(tone, params(0.33))).rejects.toThrow(/^1 statistics passes are waiting for a thread already$/);
     expect(claims).toBe(2); // the third never claimed (nor released) a row
     open();
