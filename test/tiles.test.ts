@@ -1052,13 +1052,19 @@ describe("caching and the pool", () => {
 
   /**
    * A service of `threads` threads whose requests wait 50 ms for a pass, and whose passes have
-   * scanned `scanned` frames and go on (they end with the test); with the default parameters'
-   * frame count of `recording`.
+   * scanned `scanned` frames in 50 ms and go on (they end with the test); with the default
+   * parameters' frame count of `recording`. The clock is stopped, moved on only by those 50 ms as
+   * a pass starts: the time a message says a pass took, and its time to go, are the test's, not
+   * what a loaded machine took between the pass's start and the request's 503 (a timer 300 ms late
+   * said "about 1 s to go" where the test read "about 0 s").
    */
   function stalledPasses(threads: number, scanned: (frames: number) => number): { fresh: TileService; params: Params; frames: number } {
+    let now = performance.now();
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
     const fresh = new TileService({ threads, statsWaitMs: 50 });
     const stops: ((err: Error) => void)[] = [];
     onTestFinished(() => {
+      clock.mockRestore();
       for (const stop of stops) stop(new Error("test over"));
       return fresh.close();
     });
@@ -1066,6 +1072,7 @@ describe("caching and the pool", () => {
     const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
     fresh.pool.stats = (task) => {
       task.progress![0] = scanned(frames);
+      now += 50;
       return new Promise((_, reject) => stops.push(reject));
     };
     return { fresh, params, frames };
