@@ -1714,15 +1714,26 @@ describe("a recording whose file was replaced after registration", () => {
   it("touched while a tile is computed: a request checked before the touch, arriving once that computation failed, neither computes nor takes the place of the one a request checked after the touch waits for", async () => {
     const service = new TileService({ threads: 1 });
     await withOwnRecording("touched-late.wav", new Float32Array(8000 * 2).fill(0.25), 8000, async (own, id, file) => {
-      // The first tile computation waits before the pool until released, and says when it failed.
-      let entered!: () => void, release!: () => void, firstFailed!: () => void;
+      // The first tile computation waits before the pool until released, and says when it failed;
+      // the second (the fresh request's) says it has taken its place, then waits for that failure.
+      // The fresh request takes its place after a check of the file (a stat): released before that
+      // check was done (a loaded machine), the first computation failed first, and the stale
+      // request, finding none running, started one of its own (3 tile runs).
+      let entered!: () => void, release!: () => void, firstFailed!: () => void, freshPlaced!: () => void;
       const started = new Promise<void>((resolve) => (entered = resolve));
       const released = new Promise<void>((resolve) => (release = resolve));
       const failed = new Promise<void>((resolve) => (firstFailed = resolve));
+      const placed = new Promise<void>((resolve) => (freshPlaced = resolve));
       let tileRuns = 0;
       const run = service.pool.run.bind(service.pool) as (...a: unknown[]) => Promise<unknown>;
       service.pool.run = (async (task: { kind: string }, ...rest: unknown[]) => {
-        if (task.kind !== "tile" || tileRuns++ > 0) return run(task, ...rest);
+        if (task.kind !== "tile") return run(task, ...rest);
+        const n = ++tileRuns;
+        if (n === 2) {
+          freshPlaced();
+          await failed;
+        }
+        if (n > 1) return run(task, ...rest);
         entered();
         await released;
         return run(task, ...rest).catch((err: unknown) => {
@@ -1756,6 +1767,7 @@ describe("a recording whose file was replaced after registration", () => {
       await utimes(file, later, later); // touched: the same bytes, a new time
       const fresh = own.inject({ url });
       await freshHere;
+      await placed;
       release();
       const answers = await Promise.all([first, stale, fresh]);
       // The stale request had started a computation that had to fail, and the fresh one, retrying, joined it: 409.
