@@ -314,13 +314,17 @@ describe("a state change and a parent's archive at the same moment", () => {
     let archived = false;
     let trashing: Promise<void> | undefined;
     let archiving: Promise<void> | undefined;
+    // Sessions of this database waiting for a lock: the trash, then the archive, each asked once the
+    // one before waits — after a fixed 200 ms, a trash whose statements had not yet reached the
+    // database (a loaded machine) let the archive through first, and was refused under it.
+    const waiting = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0].n;
     // Another transaction holds the recording (not its dataset) for a moment, as a write does.
     await sql.begin(async (tx) => {
       await tx`SELECT id FROM recordings WHERE id = ${recording.id} FOR SHARE`;
       trashing = setState(sql, "recordings", recording.id, "trashed").then(() => void (trashed = true));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect.poll(waiting, { timeout: 20_000, interval: 20 }).toBe(1);
       archiving = setState(sql, "datasets", dataset.id, "archived").then(() => void (archived = true));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect.poll(waiting, { timeout: 20_000, interval: 20 }).toBe(2);
       // A trash that checked the dataset (active) and then waited only to write let the archive land
       // first, and then landed under it.
       expect([trashed, archived]).toEqual([false, false]);
