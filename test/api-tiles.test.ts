@@ -227,6 +227,13 @@ describe("tiles", () => {
     }
   });
 
+  /**
+   * A stalled pass's time to go as its 503 says it: 1 frame scanned of thousands is minutes at its
+   * pace — or hours, once the machine took over 1.5 s between the pass's start and the 503 (a 2 s
+   * hold said "about 1 h 19 min to go" where the test read minutes and seconds).
+   */
+  const LONG_TO_GO = String.raw`(\d+ min \d+ s|\d+ h \d+ min)`;
+
   it("answer a tile whose pass waits for a pass slot 503 with its place, the running pass's progress, and a Retry-After from that pass's time to go", async () => {
     // Two threads: one pass slot, held by a pass that has scanned 1 frame of thousands (minutes to go at its pace).
     const slow = new TileService({ threads: 2, statsWaitMs: 50 });
@@ -239,11 +246,11 @@ describe("tiles", () => {
     try {
       const running = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.019` });
       expect([running.statusCode, running.headers["retry-after"]]).toEqual([503, "60"]);
-      expect(running.json().message).toMatch(/are being computed in one pass over the whole recording: 0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go; retry in about 1 min 0 s$/);
+      expect(running.json().message).toMatch(new RegExp(`are being computed in one pass over the whole recording: 0 % of its \\d+ frames done after \\d+ s, about ${LONG_TO_GO} to go; retry in about 1 min 0 s$`));
       const queued = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.023` });
       expect([queued.statusCode, queued.headers["retry-after"]]).toEqual([503, "60"]);
       expect(queued.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable" });
-      expect(queued.json().message).toMatch(/are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \(0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
+      expect(queued.json().message).toMatch(new RegExp(`are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \\(0 % of its \\d+ frames done after \\d+ s, about ${LONG_TO_GO} to go\\); retry in about 1 min 0 s$`));
     } finally {
       stop(new Error("test over"));
       await other.close();
@@ -268,7 +275,7 @@ describe("tiles", () => {
       expect(refused.json().message).toBe("you have 2 statistics passes waiting for a thread already, the most one client may have (other clients' passes still get a place); retry in about 1 min 0 s");
       const another = await tile(0.035, "192.0.2.2");
       expect([another.statusCode, another.headers["retry-after"]]).toEqual([503, "60"]);
-      expect(another.json().message).toMatch(/which waits for a free pass slot: queued behind 2 passes \(the one nearest its end: 0 % of its \d+ frames done after \d+ s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
+      expect(another.json().message).toMatch(new RegExp(`which waits for a free pass slot: queued behind 2 passes \\(the one nearest its end: 0 % of its \\d+ frames done after \\d+ s, about ${LONG_TO_GO} to go\\); retry in about 1 min 0 s$`));
     } finally {
       for (const stop of stops) stop(new Error("test over"));
       await other.close();
