@@ -22,6 +22,7 @@ export interface RecordingStats {
   /** MD5 of the recording content the stats describe. */
   recording_hash: string;
   maximum: number;
+  /** The PCEN checkpoints' bytes (null: none kept), in a Buffer of their own (offset 0: Buffer.alloc is never pooled), which the tile layer views as float32 without a copy. */
   pcen_checkpoints: Buffer | null;
   /** The overview's bytes (null: none kept), in the array getStats' `allocate` gave. */
   overview: Uint8Array | null;

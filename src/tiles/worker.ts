@@ -245,7 +245,7 @@ if (workerData?.filterCacheBytes !== undefined) limitFilterCache(workerData.filt
 
 export default taskHandler(compute);
 
-/** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
+/** The result of `task`: a value to clone, or one whose buffer is moved to the caller (tiles, pieces, a stats pass's checkpoints). */
 export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
   // A stats pass reads the whole recording — minutes for hours of audio — and ends by checking the
@@ -301,12 +301,14 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
   }
   const { recording } = await openSource(task);
   if (task.kind === "stats") {
-    // Cloned, not transferred: a stats pass runs once per recording and parameter set (an
-    // overview lies in shared memory, which the clone shares).
+    // The checkpoints moved, not cloned: a clone is copied on the main thread as the answer
+    // arrives, which serves no request meanwhile — /health neither (SPEC §10) —, and a long pass's
+    // are as large as its overview (181 MB for 20 min at 384 kHz, hop 96: 0.7–1.1 s held). The
+    // overview lies in shared memory, which the answer shares.
     const { progress } = task;
     const stats = await recording.computeStats(undefined, progress && ((framesDone) => void (progress[0] = framesDone)), task.overview);
     const result: StatsResult = { stats: packStats(stats), geometry: recording.geometry };
-    return result;
+    return move({ [transferableSymbol]: result.stats.checkpoints.buffer, [valueSymbol]: result });
   }
   if (task.kind === "frames") {
     const result: StatsResult = { stats: statsWithoutPass(recording.frames), geometry: recording.geometry };
