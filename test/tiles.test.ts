@@ -1097,6 +1097,13 @@ describe("caching and the pool", () => {
     expect(err.message).toMatch(new RegExp(`: more than the ${frames} frames estimated done after 0 s, the rest of the recording still being read; retry in a few seconds$`));
   });
 
+  it("a pass that has scanned exactly its frame count (a PCM WAV's exact count) is said to have done them all, the statistics being finished — not 'more than the frames estimated … the rest still being read'", async () => {
+    const { fresh, params, frames } = stalledPasses(1, (frames) => frames); // every frame scanned; the worker is finishing the statistics
+    const err = (await fresh.stats(recording, params).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(StatsPendingError);
+    expect(err.message).toMatch(new RegExp(`are being computed in one pass over the whole recording: all ${frames} frames done after 0 s, the statistics being finished; retry in a few seconds$`));
+  });
+
   it("a request whose pass waits for a pass slot is told so: its place behind the running pass, that pass's progress, and a Retry-After from its time to go (it was 'being computed … retry in a few seconds', for a pass queued behind one of minutes)", async () => {
     // Two threads: one pass slot. The running pass has scanned 1 frame of thousands, so at its pace
     // the rest takes minutes; the second parameter set's pass waits for its slot.

@@ -338,8 +338,11 @@ function passAdvance(progress: PassProgress, now: number): { said: string; remai
   const elapsed = (now - progress.startedAt) / 1000;
   const done = progress.framesDone[0];
   // The frame count of a compressed stream is its header's estimate: a pass may go past it while it
-  // runs, so a running pass is never said to be done (at most 99 %, and no time left claimed).
-  if (done >= progress.frames) return { said: `more than the ${progress.frames} frames estimated done after ${spokenDuration(elapsed)}, the rest of the recording still being read`, remainingS: undefined };
+  // runs, so a running pass short of its end is never said to be done (at most 99 %, and no time
+  // left claimed). At the count exactly (an exact count's whole recording, as a PCM WAV's), what
+  // remains is finishing the statistics, not reading more: it was said to go past an estimate.
+  if (done > progress.frames) return { said: `more than the ${progress.frames} frames estimated done after ${spokenDuration(elapsed)}, the rest of the recording still being read`, remainingS: undefined };
+  if (done === progress.frames) return { said: `all ${progress.frames} frames done after ${spokenDuration(elapsed)}, the statistics being finished`, remainingS: undefined };
   const share = `${Math.min(99, Math.floor((100 * done) / progress.frames))} % of its ${progress.frames} frames done after ${spokenDuration(elapsed)}`;
   if (done === 0) return { said: share, remainingS: undefined };
   const remainingS = (elapsed * (progress.frames - done)) / done;
