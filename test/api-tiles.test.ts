@@ -354,6 +354,14 @@ describe("tiles", () => {
       expect(await refusal(`tiles/${z}/0.f32`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
       expect(await refusal(`tiles/${z}/stream?start_time=0&end_time=1`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
     }
+    // x is read as z is, digits with an optional sign ("+1.f32" and "-0.f32" were refused, saying only "must be <x>.png…", while z took "+1" and "-0").
+    const tileMessage = "must be <x>.png, <x>.f32 or <x>.npy, x an integer (decimal digits, an optional sign)";
+    for (const x of ["0x1", "1e1", "1.0", "%201", " 1", ""]) expect(await refusal(`tiles/0/${x}.f32`), x).toEqual([{ field: "tile", message: tileMessage }]);
+    const f32 = async (url: string) => (await app.inject({ url: `/v1/recordings/${id}/${url}?pcen=false` })).headers["x-frame-range"];
+    expect(await f32("tiles/0/%2B1.f32")).toBe(await f32("tiles/0/1.f32"));
+    expect(await f32("tiles/0/-0.f32")).toBe(await f32("tiles/0/0.f32"));
+    expect(await f32("tiles/%2B1/-0.f32")).toBe(await f32("tiles/1/0.f32"));
+    expect((await refusal("tiles/0/-1.f32"))[0]).toMatchObject({ field: "tile", message: expect.stringMatching(/^x must be an integer from 0 to \d+ /) });
     expect(await refusal("tiles/0/0.f32?width=0x200")).toEqual([{ field: "width", message: "must be one of 128, 256, 512, 1024" }]);
     expect(await refusal("tiles/0/0.f32?width=5.12e2")).toEqual([{ field: "width", message: "must be one of 128, 256, 512, 1024" }]);
     expect(await refusal("tiles/0/0.f32?height=0x10")).toEqual([{ field: "height", message: "must be an integer" }]);

@@ -88,6 +88,15 @@ const zoomMessage = `must be an integer from 0 to ${MAX_ZOOM}`;
 const zoom = integerText(z.number({ error: zoomMessage }).min(0, { error: zoomMessage, abort: true }).max(MAX_ZOOM, { error: zoomMessage, abort: true }).int(zoomMessage))
   .describe("Zoom: each column is the maximum of 2^z frames");
 
+/**
+ * A tile path's last segment, `<x>.<format>`: x an integer as every integer of a path or query is
+ * read (integerText: decimal digits, an optional sign), as z is — `+1.f32` and `-0.f32` were refused
+ * where `tiles/+1/…` and `tiles/-0/…` were read, with a message that did not say x is an integer.
+ */
+const TILE_NAME = /^([+-]?\d+)\.(png|f32|npy)$/;
+const tileName = z.string().regex(TILE_NAME, "must be <x>.png, <x>.f32 or <x>.npy, x an integer (decimal digits, an optional sign)")
+  .describe("`<x>.<png|f32|npy>`: x, the tile's index at zoom z, an integer from 0");
+
 /** How long an answer may be cached: sent with the 200 and repeated by the 304. */
 const CACHE_CONTROL_HEADER = { "Cache-Control": "immutable for a year when the URL names the recording's current revision, else no-cache (revalidate by ETag); private when the request had a token" };
 /** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
@@ -228,13 +237,13 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits; deadlineMs:
       params: z.object({
         id,
         z: zoom,
-        tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
+        tile: tileName,
       }),
       querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: spectrogramBody, 304: spectrogramNotModified, ...spectrogramErrors },
     },
   }, async (request, reply) => {
-    const [xText, fmt] = request.params.tile.split(".");
+    const [, xText, fmt] = TILE_NAME.exec(request.params.tile)!;
     const { revision: askedRevision, ...query } = request.query;
     const { params, options } = splitQuery(query, tileOptionsSchema);
     const { recording, revision } = await tileRecording(reply, request.params.id);
