@@ -99,6 +99,11 @@ describe("tiles", () => {
     // The same parameters in another order and spelling are the same tile.
     const same = await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.png?width=256&pcen=true&cmap=viridis` });
     expect(same.headers.etag).toBe(etag);
+    // An empty revision is refused on every route that takes one, as every empty query value is (a tile was served as a stale URL's, no-cache).
+    for (const route of ["tiles/0/1.png?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=1&end_time=2&"]) {
+      const empty = await app.inject({ url: `/v1/recordings/${id}/${route}revision=` });
+      expect([empty.statusCode, empty.json().fields], route).toEqual([400, [{ field: "revision", message: "must not be empty" }]]);
+    }
     // A client that carries the revision on every spectrogram URL may do so on a stream too (it was a 400 naming it).
     const stream = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&width=256&revision=${revision}` });
     expect([stream.statusCode, stream.headers["x-tile-range"]], stream.body.slice(0, 200)).toEqual([200, "0/0-0"]);

@@ -80,7 +80,8 @@ export const DEFAULT_TILE_DEADLINE_MS = 150_000;
 // that an unknown name is refused (an intersection with .and() would let it through).
 /** The recording's revision a URL was made for: the routes whose answers are cached take it. */
 const revisionQuery = {
-  revision: z.string().max(64, "must be at most 64 characters").optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
+  // An empty one is refused, as every empty query value is (README): `revision=` was served as a stale URL's answer.
+  revision: z.string().min(1, "must not be empty").max(64, "must be at most 64 characters").optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
 };
 
 /** The zoom of a tile path: an integer the grid has (tiles/grid.ts MAX_ZOOM), else the grid's own message. */
