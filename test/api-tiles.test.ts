@@ -359,6 +359,11 @@ describe("tiles", () => {
       expect(await refusal(`tiles/${z}/0.f32`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
       expect(await refusal(`tiles/${z}/stream?start_time=0&end_time=1`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
     }
+    // A malformed percent-encoding names the path parameter it falls in (it was Fastify's "'/v1/…/%ff.f32' is not a valid url component").
+    const badEncoding = "has a malformed percent-encoding: each % must be followed by two hex digits, the bytes they encode UTF-8 text (a % itself is sent as %25)";
+    expect(await refusal("tiles/0/%ff.f32")).toEqual([{ field: "tile", message: badEncoding }]);
+    expect(await refusal("tiles/%zz/0.f32")).toEqual([{ field: "z", message: badEncoding }]);
+    expect(await refusal("tiles/%/stream?start_time=0&end_time=1")).toEqual([{ field: "z", message: badEncoding }]);
     // x is read as z is, digits with an optional sign ("+1.f32" and "-0.f32" were refused, saying only "must be <x>.png…", while z took "+1" and "-0").
     const tileMessage = "must be <x>.png, <x>.f32 or <x>.npy, x an integer (decimal digits, an optional sign)";
     for (const x of ["0x1", "1e1", "1.0", "%201", " 1", ""]) expect(await refusal(`tiles/0/${x}.f32`), x).toEqual([{ field: "tile", message: tileMessage }]);

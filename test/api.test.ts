@@ -78,6 +78,26 @@ describe("service routes", () => {
     expect(await allow("PUT", "/v1/datasets//")).toBe("DELETE, GET, HEAD, PATCH");
   });
 
+  it("answers a malformed percent-encoding in the path with a 400 naming the path parameter it falls in, on every route (it was Fastify's \"'/v1/…' is not a valid url component\", naming none)", async () => {
+    const rule = "has a malformed percent-encoding: each % must be followed by two hex digits, the bytes they encode UTF-8 text (a % itself is sent as %25)";
+    const refusal = async (method: "GET" | "PATCH" | "DELETE", url: string) => {
+      const res = await app.inject({ method, url, headers: auth(admin) });
+      return [res.statusCode, res.json()];
+    };
+    const uuid = "00000000-0000-0000-0000-000000000001";
+    const named = (...fields: string[]) => [400, { statusCode: 400, error: "Bad Request", message: `invalid path: ${fields.map((f) => `${f}: ${rule}`).join("; ")}`, fields: fields.map((field) => ({ field, message: rule })) }];
+    expect(await refusal("GET", `/v1/recordings/${uuid}/features/%ff`)).toEqual(named("name"));
+    expect(await refusal("GET", `/v1/recordings/${uuid}/features/%zz?limit=1`)).toEqual(named("name"));
+    expect(await refusal("GET", `/v1/recordings/%ff/features/%`)).toEqual(named("id", "name"));
+    expect(await refusal("GET", `/v1/recordings/%c3%28/audio`)).toEqual(named("id"));
+    expect(await refusal("PATCH", `/v1/datasets/%ff/`)).toEqual(named("id"));
+    expect(await refusal("DELETE", `/v1/datasets/%e2%82`)).toEqual(named("id"));
+    // In no parameter (a fixed segment, or no route's path): the path itself.
+    const unnamed = [400, { statusCode: 400, error: "Bad Request", message: `the URL's path ${rule}`, fields: [{ field: "path", message: rule }] }];
+    expect(await refusal("GET", "/v1/data%ffsets")).toEqual(unnamed);
+    expect(await refusal("GET", "/v1/nope/%ff")).toEqual(unnamed);
+  });
+
   it("answers unknown routes with a JSON 404, with or without a token", async () => {
     for (const req of [{ url: "/nope" }, { method: "POST" as const, url: "/v1/nope" }, { url: "/v1/datasets/x/y/z", headers: auth(member) }]) {
       const res = await app.inject(req);

@@ -20,7 +20,7 @@ import { authPlugin, isPublicRoute } from "./plugins/auth.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
-import { errorsPlugin, HttpError, sendError } from "./plugins/errors.js";
+import { errorsPlugin, HttpError } from "./plugins/errors.js";
 import { reprobePlugin } from "./plugins/reprobe.js";
 import { statePlugin } from "./plugins/state.js";
 import { healthRoutes } from "./routes/health.js";
@@ -318,8 +318,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       ignoreTrailingSlash: true,
     },
     // The router's own refusals (a malformed percent-encoding in the path, a segment over the
-    // limit) in the error body of every other refusal.
-    frameworkErrors: (err, _request, reply) => sendError(reply, err.statusCode ?? 400, err.message),
+    // limit) in the error body of every other refusal (plugins/errors.ts).
+    frameworkErrors: (err, request, reply) => request.server.frameworkRefusal(err, request, reply),
   }).withTypeProvider<ZodTypeProvider>();
   app.server.maxConnections = connectionLimits.maxConnections;
   // Each parse in the API's words where a schema gives none (schemas.ts apiWording), this app's alone.

@@ -8,7 +8,8 @@
  * Retry-After, one out of resources (disk full) to 503, and so does an answer
  * that the bound on answers waiting for slow clients refuses (unsent-bytes.ts); Fastify's own
  * errors (413 body too large, bad JSON) keep their status with their message, a 415 says to send
- * JSON (or what the route's `consumes` lists), and anything else is a logged 500.
+ * JSON (or what the route's `consumes` lists), a malformed percent-encoding in the path is a 400
+ * naming the path parameter it falls in (frameworkRefusal), and anything else is a logged 500.
  * A path that exists with other methods is a 405 with `Allow` (RFC 9110 §15.5.6), not a 404.
  */
 import fp from "fastify-plugin";
@@ -33,6 +34,13 @@ declare module "fastify" {
      * worker, in process, says its own outages here, so that one outage is not said twice.
      */
     databaseOutage: DatabaseOutageLog;
+    /**
+     * Answers the router's own refusals (Fastify's `frameworkErrors`, app.ts) in the body of every
+     * other refusal: a malformed percent-encoding in the path a 400 naming the path parameter it
+     * falls in (badEncodingRefusal), anything else (a segment over the length limit) with its status
+     * and Fastify's message.
+     */
+    frameworkRefusal(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply;
   }
 }
 
@@ -278,10 +286,16 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     return sendError(reply, 500, "internal server error; the server log has the details");
   });
 
-  // Every route's path (with its prefix) as a pattern, with its methods: what a 405 allows.
-  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  // Every route's path (with its prefix), as a pattern and as written, with its methods: what a 405 allows.
+  const routes: { url: string; pattern: RegExp; methods: string[] }[] = [];
   app.addHook("onRoute", (route) => {
-    routes.push({ pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() });
+    routes.push({ url: route.url ?? "", pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() });
+  });
+  app.decorate("frameworkRefusal", (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err.code !== "FST_ERR_BAD_URL") return sendError(reply, err.statusCode ?? 400, err.message);
+    const path = request.url.split("?")[0];
+    const params = [...new Set(routes.flatMap((route) => undecodableParams(route.url, path) ?? []))];
+    return badEncodingRefusal(reply, params);
   });
   app.decorate("routeMethods", (path: string) => [...new Set(routes.filter((r) => r.pattern.test(routedPath(path))).flatMap((r) => r.methods))].sort());
   app.setNotFoundHandler((request, reply) => {
@@ -299,12 +313,59 @@ function pathPattern(url: string): RegExp {
   return new RegExp(`^${segments.join("/")}$`);
 }
 
+/** `path` with one trailing slash dropped, as the router reads it (app.ts: ignoreTrailingSlash). */
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+}
+
 /**
  * A request path as the router matches it: percent-decoded outside the parameters' slashes, one
  * trailing slash dropped (app.ts). (A malformed percent-encoding never gets here: the router
- * answers it with a 400.)
+ * answers it with a 400, frameworkRefusal.)
  */
 function routedPath(path: string): string {
-  const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-  return trimmed.split("/").map((seg) => decodeURIComponent(seg).replaceAll("/", "%2F")).join("/");
+  return withoutTrailingSlash(path).split("/").map((seg) => decodeURIComponent(seg).replaceAll("/", "%2F")).join("/");
+}
+
+/** `segment` percent-decoded; undefined when its percent-encoding is malformed (`%ff`, not UTF-8; `%zz`; a lone `%`). */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The parameters of the route of path `url` (`/v1/recordings/:id/tiles/:z/:tile`) whose segments of
+ * request path `path` have a malformed percent-encoding; undefined when `path` is no path of that
+ * route (a fixed segment differs, or is itself malformed) or the route ends in a wildcard.
+ */
+function undecodableParams(url: string, path: string): string[] | undefined {
+  const routeSegments = url.split("/");
+  const pathSegments = withoutTrailingSlash(path).split("/");
+  if (routeSegments.length !== pathSegments.length || routeSegments.includes("*")) return undefined;
+  const params: string[] = [];
+  for (const [i, segment] of routeSegments.entries()) {
+    const decoded = decodedSegment(pathSegments[i]);
+    if (segment.startsWith(":")) {
+      if (decoded === undefined) params.push(segment.slice(1));
+    } else if (decoded !== segment) return undefined;
+  }
+  return params;
+}
+
+const BAD_ENCODING = "has a malformed percent-encoding: each % must be followed by two hex digits, the bytes they encode UTF-8 text (a % itself is sent as %25)";
+
+/**
+ * The 400 of a request path whose percent-encoding does not decode, in the words of every other
+ * 400 of the path: naming `params`, the path parameters it falls in (`invalid path: tile: …`), or
+ * the path itself when it falls in none (a fixed segment, or no route's path). It was Fastify's
+ * `'/v1/…/%ff.f32' is not a valid url component`, naming no field.
+ */
+function badEncodingRefusal(reply: FastifyReply, params: readonly string[]) {
+  if (!params.length) return sendError(reply, 400, `the URL's path ${BAD_ENCODING}`, [{ field: "path", message: BAD_ENCODING }]);
+  const fields = new ListedFields();
+  fields.add(params.length, (i) => ({ field: params[i], message: BAD_ENCODING }));
+  return sendInvalid(reply, "invalid path: ", "path", fields);
 }
