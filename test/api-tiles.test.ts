@@ -263,6 +263,27 @@ describe("tiles", () => {
     }
   });
 
+  it("list the stats of a pass waiting for a pass slot as computing, claimed by the instance it waits on, as the status's description says (it said a pass was under way)", async () => {
+    // Two threads: one pass slot, held by a pass that never ends; the second parameter set's pass waits for it.
+    const slow = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 50 });
+    let stop: ((err: Error) => void) | undefined;
+    slow.pool.stats = () => new Promise((_, reject) => (stop = reject));
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    const lookup = async (window: number) => (await other.inject({ url: `/v1/recordings/${id}/stats/lookup?window_size=${window}` })).json();
+    try {
+      for (const window of [0.0191, 0.0231]) expect((await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=${window}` })).statusCode).toBe(503);
+      // Claimed before its pass waits for the slot (so that other instances wait for it rather than compute it too).
+      for (const window of [0.0191, 0.0231]) expect(await lookup(window), String(window)).toMatchObject({ status: "computing", computed_at: null });
+      expect(slow.computed).toBe(1); // only the first pass has started
+      const doc = (await other.inject({ url: "/openapi.json" })).json().paths["/v1/recordings/{id}/stats/lookup"].get;
+      expect(doc.responses["200"].content["application/json"].schema.properties.status.description).toMatch(/^ready: stored; or computing: claimed by a server instance \(under a live lease\), its pass over the whole recording running there or waiting there for a pass slot/);
+    } finally {
+      stop?.(new Error("test over"));
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("refuse a client's pass past its share of the pass-slot queue with a 503 whose Retry-After is when its first waiting pass starts (it was 1 s), while another client's pass still gets a place", async () => {
     // Two threads: one pass slot, held by a pass with minutes to go; 8 passes may wait, 2 of one client.
     const slow = new TileService({ threads: 2, statsWaitMs: 50 });

@@ -19,7 +19,9 @@ import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } fr
 
 const statsSchema = z.object({
   key: z.string().describe("The stats' key among the recording's: a hash of what they are for (params, time_expansion, engine)"),
-  status: z.enum(["ready", "computing"]).describe("ready; or computing: a pass over the whole recording is under way (its tiles answer 503 with Retry-After until it ends)"),
+  // The claim is taken before the pass waits for a slot (TileService#loadOrCompute), so that other
+  // instances wait for it: `computing` said a pass was running while it was queued.
+  status: z.enum(["ready", "computing"]).describe("ready: stored; or computing: claimed by a server instance (under a live lease), its pass over the whole recording running there or waiting there for a pass slot — queued behind other passes, as its tiles' 503 says (`waits for a free pass slot`). Its tiles answer 503 with Retry-After until the pass ends"),
   params: z.record(z.string(), z.union([z.number().nullable(), z.string(), z.boolean()])).nullable()
     .describe("The spectrogram parameters the stats are for, by the names a request sends them: every one that changes the values before normalization (not scale, clamp, min_dB, max_dB, normalize or cmap, which share the stats), as they act on this recording — window_size and hop_size as the midpoints of the frames they give (`geometry`), which every spelling of those frames shares; fields that cannot act at their defaults (kaiser_beta with another window, pcen_* without pcen, samplerate without resampling). Null in the listing for stats stored before sonotile kept this (their lookup by parameters shows them)"),
   time_expansion: z.number().nullable().describe("The recording's time expansion the stats were computed at: tiles use them while the recording has it"),
@@ -51,7 +53,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings/:id/stats", {
     schema: {
       summary: "The recording stats stored for a recording's current content, one entry per parameter set, newest first", tags, params: idParams,
-      description: "What seamless tiles need per parameter set: the normalization maximum, the PCEN checkpoints (their count and spacing, not their bytes) and, for a recording over the tile work limit, the overview its tiles from zoom 9 up are pooled from (its size). Stats being computed are listed as `computing`. Stats of an earlier content of the file (before a refresh) are not listed. GET /v1/recordings/{id}/stats/lookup finds those of given parameters.",
+      description: "What seamless tiles need per parameter set: the normalization maximum, the PCEN checkpoints (their count and spacing, not their bytes) and, for a recording over the tile work limit, the overview its tiles from zoom 9 up are pooled from (its size). Stats claimed by a server instance — their pass running there, or waiting there for a pass slot — are listed as `computing`. Stats of an earlier content of the file (before a refresh) are not listed. GET /v1/recordings/{id}/stats/lookup finds those of given parameters.",
       querystring: z.strictObject(pageQuery),
       response: { 200: page(statsSchema), 404: errorBody },
     },
