@@ -917,7 +917,10 @@ describe("URLs and query strings as clients write them", () => {
 
   it("answers a malformed path in the error body of every other refusal", async () => {
     const res = await app.inject({ url: "/v1/recordings/%E0%A4%A" });
-    expect([res.statusCode, Object.keys(res.json()).sort()]).toEqual([400, ["error", "message", "statusCode"]]);
+    expect([res.statusCode, Object.keys(res.json()).sort()]).toEqual([400, ["error", "fields", "message", "statusCode"]]);
+    // Naming the path parameter it falls in, as every other 400 of a path does.
+    expect(res.json().message).toMatch(/^invalid path: id: has a malformed percent-encoding/);
+    expect(res.json().fields.map((f: { field: string }) => f.field)).toEqual(["id"]);
   });
 
   it("takes a trailing slash as no slash", async () => {
